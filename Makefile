@@ -1,0 +1,46 @@
+# labkit: `make lab` to work, `make test` to check everything.
+# The first use creates .venv and installs the package with its pinned
+# dependencies; later uses reuse it (re-installed when pyproject.toml changes).
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+export TF_CPP_MIN_LOG_LEVEL := 2
+export PYTHONHASHSEED := 0
+
+.PHONY: lab test test-fast train bench figures release clean help
+
+help:
+	@echo "make lab      set up .venv and open JupyterLab on notebooks/"
+	@echo "make test     set up .venv and run the whole test suite"
+	@echo "make train    retrain every zoo model (data/models, ~10 min on 2 CPU cores)"
+	@echo "make bench    speed of each method against its floor and peer libraries"
+	@echo "make figures  pictures of the toy world in figures/"
+	@echo "make release  write notebooks/ from solutions/"
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade "pip>=24"
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+lab: $(STAMP)
+	$(BIN)/jupyter lab notebooks/
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+train: $(STAMP)
+	$(BIN)/python -m labkit.zoo train
+
+bench: $(STAMP)
+	$(BIN)/python -m benchmarks.run
+
+figures: $(STAMP)
+	$(BIN)/python -m labkit.datasets figures/
+
+release: $(STAMP)
+	$(BIN)/python -m labkit.release
+
+clean:
+	rm -rf $(VENV) .pytest_cache build *.egg-info

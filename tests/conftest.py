@@ -1,0 +1,5 @@
+"""Test-wide settings: quiet TensorFlow before it is imported anywhere."""
+import os
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+os.environ.setdefault("MPLBACKEND", "Agg")
