@@ -592,3 +592,11 @@ def check_saliency_from_gradients(student_fn: Callable, *, seed: int = 0,
         matches(lambda g: np.abs(g).max(),
                 "you took the max over everything: take it over the channel axis only (axis=-1)"),
     ))
+
+
+# The exercise checks of each notebook live in their own module, re-exported
+# here so that every notebook calls `checks.check_<exercise>(...)`.
+from .checks_featureviz import *  # noqa: E402,F401,F403
+from .checks_attribution import *  # noqa: E402,F401,F403
+from .checks_concepts import *  # noqa: E402,F401,F403
+from .checks_capstone import *  # noqa: E402,F401,F403
