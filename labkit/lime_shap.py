@@ -1,0 +1,311 @@
+"""LIME and SHAP on labkit models: thin adapters around the ``lime`` and ``shap`` packages.
+
+Both packages explain any classifier through a Python function that maps a
+batch of images to scores; they need nothing from TensorFlow except that
+function (and, for SHAP's gradient explainer, a Keras model). The adapters
+here add what a lab needs: a batching predict function, seeds, one map
+per image in labkit's (N, H, W) convention, and the logits of a softmax model.
+
+- :func:`lime_map`: Ribeiro et al. 2016, "Why should I trust you?". The
+  image is cut into superpixels (scikit-image SLIC or quickshift); random
+  subsets are hidden, the model scores each copy, and a ridge regression
+  weighted by closeness to the original explains the target's probability
+  by which superpixels were visible. Every pixel gets its superpixel's weight.
+  Runs ``lime.lime_image.LimeImageExplainer``.
+- :func:`shap_map`: Lundberg & Lee 2017, "A unified approach to interpreting
+  model predictions". ``explainer="partition"``: ``shap``'s Partition
+  explainer with an image masker (Owen values over a hierarchy of pixel
+  blocks, model-agnostic); ``explainer="gradient"``: ``shap.GradientExplainer``
+  (expected gradients). Both explain the target's logit, and their values
+  add up to ``S_c(x) - S_c(background)``.
+
+Versions checked: lime 0.2.0.1, shap 0.51.0 with TensorFlow 2.21 / Keras 3.
+shap's blurring and inpainting maskers need OpenCV (``cv2``), which the kit
+does not install; a constant or image-shaped ``fill`` needs nothing extra.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import warnings
+from collections.abc import Callable
+
+import keras
+import numpy as np
+
+from labkit import _checks
+from labkit.layers import feature_model, predict_batched
+
+__all__ = ["predict_fn", "lime_map", "shap_map"]
+
+
+def _logits_model(model: keras.Model) -> keras.Model:
+    """image -> pre-softmax logits (warns once for a softmax model), sharing the weights."""
+    return feature_model(model, [], logits=True)
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    z = logits - logits.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def predict_fn(model: keras.Model, *, batch_size: int = 256, softmax: bool = True) -> Callable:
+    """A numpy function ``images -> scores`` that runs the model in batches.
+
+    What LIME, SHAP and other model-agnostic explainers call: it takes any
+    number of images (N, H, W, C) and returns (N, classes) float64 class
+    probabilities (``softmax=True``) or logits. One compiled forward pass per
+    chunk of ``batch_size`` images.
+
+    Parameters
+    ----------
+    model : keras.Model
+        Classifier ending in logits or softmax.
+    batch_size : int
+        Images per forward pass.
+    softmax : bool
+        Probabilities (for LIME) or pre-softmax logits (for SHAP).
+
+    Returns
+    -------
+    callable
+        ``f(images) -> np.ndarray`` of shape (N, classes).
+
+    Examples
+    --------
+    >>> f = predict_fn(zoo.load("shapes"))  # doctest: +SKIP
+    >>> f(data.images[:3]).sum(axis=1)  # doctest: +SKIP
+    array([1., 1., 1.])
+    """
+    batch_size = _checks.check_positive_int(batch_size, "batch_size")
+    logits_model = _logits_model(model)
+
+    def predict(images) -> np.ndarray:
+        batch = np.ascontiguousarray(images, dtype=np.float32)  # lime passes float64 copies
+        logits = predict_batched(logits_model, batch, batch_size=batch_size)[-1].astype(np.float64)
+        return _softmax(logits) if softmax else logits
+
+    return predict
+
+
+def _targets(model, batch: np.ndarray, target, batch_size: int) -> np.ndarray:
+    """Target class per image; None = the predicted class."""
+    f = predict_fn(model, batch_size=batch_size, softmax=False)
+    targets = _checks.as_targets(target, len(batch), _logits_model(model).output_shape[-1])
+    return f(batch).argmax(axis=1) if targets is None else targets
+
+
+# --- LIME -----------------------------------------------------------------------------
+
+
+def _segmenter(segmentation, n_segments: int) -> Callable:
+    """image (H, W, C) -> superpixel labels (H, W) ints from 0."""
+    from skimage.segmentation import quickshift, slic
+
+    if callable(segmentation):
+        return segmentation
+    _checks.check_choice(segmentation, "segmentation", ("slic", "quickshift"))
+    if segmentation == "slic":
+        return lambda image: slic(image, n_segments=n_segments, compactness=10, start_label=0,
+                                  channel_axis=-1, convert2lab=image.shape[-1] == 3)
+    return lambda image: quickshift(image, kernel_size=2, max_dist=10, ratio=0.5, rng=0)
+
+
+def lime_map(
+    model: keras.Model,
+    images,
+    target=None,
+    *,
+    num_samples: int = 1000,
+    segmentation: str | Callable = "slic",
+    n_segments: int = 50,
+    hide_color: float | None = 0.0,
+    batch_size: int = 256,
+    seed: int = 0,
+) -> np.ndarray:
+    """LIME superpixel weights as a pixel map, one image at a time.
+
+    Ribeiro et al. 2016: hide random subsets of superpixels (``num_samples``
+    copies), score each copy with the model (softmax probability of
+    ``target``), and fit a ridge regression, weighted by an exponential kernel
+    of the cosine distance to the intact image, on which superpixels were
+    visible. The weight of a superpixel is its estimated contribution to the
+    probability. Uses ``lime.lime_image.LimeImageExplainer`` unchanged
+    (kernel width 0.25, ridge alpha 1).
+
+    Parameters
+    ----------
+    model : keras.Model
+        Image classifier.
+    images : array-like
+        (N, H, W, C) float32 images or one (H, W, C) image.
+    target : int, (N,) ints or None
+        Class to explain; None = the predicted class.
+    num_samples : int
+        Perturbed copies per image.
+    segmentation : {"slic", "quickshift"} or callable
+        scikit-image superpixels; a callable ``image (H, W, C) -> (H, W) int
+        labels from 0`` replaces them.
+    n_segments : int
+        Approximate number of SLIC superpixels.
+    hide_color : float or None
+        Value of a hidden superpixel; None = its mean colour (lime's default).
+    batch_size : int
+        Images per forward pass.
+    seed : int
+        Seed of LIME's sampling.
+
+    Returns
+    -------
+    np.ndarray
+        (N, H, W) signed maps, constant on each superpixel ((H, W) for one image).
+
+    Examples
+    --------
+    >>> maps = lime_map(model, data.images[:4], num_samples=500, seed=1)  # doctest: +SKIP
+    """
+    from lime.lime_image import LimeImageExplainer
+
+    batch, single = _checks.as_images(images, model=model)
+    num_samples = _checks.check_positive_int(num_samples, "num_samples")
+    n_segments = _checks.check_positive_int(n_segments, "n_segments")
+    batch_size = _checks.check_positive_int(batch_size, "batch_size")
+    seed = _checks.check_seed(seed) or 0
+    segment = _segmenter(segmentation, n_segments)
+    targets = _targets(model, batch, target, batch_size)
+    f = predict_fn(model, batch_size=batch_size, softmax=True)
+    maps = np.zeros(batch.shape[:3], np.float32)  # (N, H, W)
+    for i, (image, label) in enumerate(zip(batch.astype(np.float64), targets)):  # LIME explains one image
+        explainer = LimeImageExplainer(random_state=seed)
+        with contextlib.redirect_stderr(io.StringIO()):  # lime's per-sample progress bar
+            explanation = explainer.explain_instance(
+                image, f, labels=(int(label),), top_labels=None, hide_color=hide_color,
+                num_samples=num_samples, batch_size=batch_size, segmentation_fn=segment, random_seed=seed)
+        weights = dict(explanation.local_exp[int(label)])  # superpixel -> weight
+        lookup = np.array([weights.get(s, 0.0) for s in range(explanation.segments.max() + 1)])
+        maps[i] = lookup[explanation.segments]  # (H, W)
+    return maps[0] if single else maps
+
+
+# --- SHAP -----------------------------------------------------------------------------
+
+
+def _fill_image(fill, shape: tuple) -> np.ndarray:
+    """A number or one image (H, W, C) -> the (H, W, C) image that hides pixels."""
+    array = np.asarray(fill, np.float32)
+    if array.ndim not in (0, 3) or (array.ndim == 3 and array.shape != shape):
+        raise ValueError(f"fill must be a number or one image of shape {shape}, got shape {array.shape}")
+    return np.ascontiguousarray(np.broadcast_to(array, shape))
+
+
+@contextlib.contextmanager
+def _numpy_seed(seed: int):
+    """Seed numpy's global generator (shap draws from it) and restore it afterwards."""
+    state = np.random.get_state()
+    np.random.seed(seed)
+    try:
+        yield
+    finally:
+        np.random.set_state(state)
+
+
+def _shap_partition(model, batch, targets, fill, max_evals, batch_size, seed) -> np.ndarray:
+    """Owen values of the target logit with shap's Partition explainer: (N, H, W, C)."""
+    import shap
+
+    f = predict_fn(model, batch_size=batch_size, softmax=False)
+    masker = shap.maskers.Image(_fill_image(fill, batch.shape[1:]))
+    explainer = shap.Explainer(f, masker, algorithm="partition")
+    with _numpy_seed(seed):  # shap breaks ties in its search queue with np.random
+        values = [explainer(batch[i : i + 1], max_evals=max_evals, batch_size=batch_size, outputs=[int(t)],
+                            silent=True).values[0, ..., 0]
+                  for i, t in enumerate(targets)]  # one image per call: each has its own target
+    return np.stack(values)
+
+
+def _shap_gradient(model, batch, targets, background, nsamples, batch_size, seed) -> np.ndarray:
+    """Expected gradients of the target logit with shap.GradientExplainer: (N, H, W, C)."""
+    import shap
+
+    background = np.asarray(background, np.float32)
+    if background.ndim == 3:
+        background = background[None]
+    with _numpy_seed(seed), warnings.catch_warnings():  # shap reseeds numpy's global generator
+        warnings.filterwarnings("ignore", message="The structure of `inputs`")
+        explainer = shap.GradientExplainer(_logits_model(model), background, batch_size=batch_size)
+        values = explainer.shap_values(batch, nsamples=nsamples, rseed=seed)  # (N, H, W, C, K)
+    return values[np.arange(len(batch)), ..., targets]
+
+
+def shap_map(
+    model: keras.Model,
+    images,
+    target=None,
+    *,
+    explainer: str = "partition",
+    max_evals: int = 2000,
+    fill=0.0,
+    background=None,
+    nsamples: int = 64,
+    batch_size: int = 256,
+    seed: int = 0,
+) -> np.ndarray:
+    """SHAP values of the target's logit, summed over the colour channels.
+
+    Lundberg & Lee 2017. ``explainer="partition"`` (model-agnostic): Owen
+    values on a hierarchy of pixel blocks, pixels hidden by replacing them
+    with ``fill``, using ``max_evals`` model calls per image; blocks the
+    budget does not split share their value equally (exact per-pixel values
+    need about ``M**2`` calls for ``M = H*W*C`` inputs). ``"gradient"``:
+    expected gradients, ``(x - x') * dS_c/dx`` at random points between the
+    image and background images ``x'``, ``nsamples`` per image. In both, the
+    values of an image add up to ``S_c(x)`` minus the score of the
+    fill/background (exactly for partition, in expectation for gradient).
+
+    Parameters
+    ----------
+    model : keras.Model
+        Image classifier, explained on its logits.
+    images : array-like
+        (N, H, W, C) float32 images or one (H, W, C) image.
+    target : int, (N,) ints or None
+        Class to explain; None = the predicted class.
+    explainer : {"partition", "gradient"}
+    max_evals : int
+        Model evaluations per image (partition).
+    fill : float or array-like (H, W, C)
+        What hidden pixels become (partition).
+    background : array-like, optional
+        (B, H, W, C) reference images (gradient); default one image of ``fill``.
+    nsamples : int
+        Gradient samples per image (gradient).
+    batch_size : int
+        Images per forward pass.
+    seed : int
+        Seed of SHAP's sampling.
+
+    Returns
+    -------
+    np.ndarray
+        (N, H, W) signed maps ((H, W) for one image).
+
+    Examples
+    --------
+    >>> maps = shap_map(model, data.images[:4], max_evals=1000)  # doctest: +SKIP
+    >>> maps.sum(axis=(1, 2))  # = S_c(x) - S_c(black image)  # doctest: +SKIP
+    """
+    _checks.check_choice(explainer, "explainer", ("partition", "gradient"))
+    batch, single = _checks.as_images(images, model=model)
+    max_evals, nsamples = _checks.check_positive_int(max_evals, "max_evals"), _checks.check_positive_int(nsamples, "nsamples")
+    batch_size = _checks.check_positive_int(batch_size, "batch_size")
+    seed = _checks.check_seed(seed) or 0
+    targets = _targets(model, batch, target, batch_size)
+    if explainer == "partition":
+        values = _shap_partition(model, batch, targets, fill, max_evals, batch_size, seed)
+    else:
+        reference = _fill_image(fill, batch.shape[1:])[None] if background is None else background
+        values = _shap_gradient(model, batch, targets, reference, nsamples, batch_size, seed)
+    maps = values.sum(axis=-1).astype(np.float32)  # (N, H, W): channels added, as attributions add
+    return maps[0] if single else maps

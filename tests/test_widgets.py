@@ -1,0 +1,75 @@
+"""Widgets driven from Python: changing a control recomputes with the new settings."""
+import numpy as np
+import pytest
+
+from labkit import cam, datasets, layers, occlusion, widgets, zoo
+
+
+@pytest.fixture(scope="module")
+def model():
+    return zoo.load("shapes")
+
+
+@pytest.fixture(scope="module")
+def data():
+    return datasets.toy_world("shapes", "test", n=4, seed=11)
+
+
+def test_occlusion_explorer_recomputes_on_patch_and_stride(model, data):
+    explorer = widgets.occlusion_explorer(model, data.images, class_names=data.class_names)
+    first_png, calls = explorer.picture.value, explorer.calls
+    assert explorer.settings["patch"] == 8 and explorer.result.shape == (64, 64)
+    np.testing.assert_allclose(explorer.result, occlusion.occlusion(model, data.images[0], patch=8, stride=4),
+                               rtol=1e-5, atol=1e-6)
+
+    explorer.controls["patch"].value = 16
+    assert explorer.calls == calls + 1 and explorer.settings["patch"] == 16
+    np.testing.assert_allclose(explorer.result, occlusion.occlusion(model, data.images[0], patch=16, stride=4),
+                               rtol=1e-5, atol=1e-6)
+    assert explorer.picture.value != first_png        # the displayed picture changed too
+
+    explorer.controls["patch"].value = 4              # stride may not exceed the patch
+    assert explorer.controls["stride"].max == 4 and explorer.settings["stride"] == 4
+
+
+def test_occlusion_explorer_class_and_image_choosers(model, data):
+    explorer = widgets.occlusion_explorer(model, data.images, class_names=data.class_names)
+    explorer.controls["image"].value = 2
+    explorer.controls["class"].value = "cross"
+    assert explorer.settings["image"] == 2 and explorer.settings["target"] == 3
+    np.testing.assert_allclose(explorer.result, occlusion.occlusion(model, data.images[2], 3, patch=8, stride=4),
+                               rtol=1e-5, atol=1e-6)
+    assert "explaining class 'cross'" in explorer.status.value
+
+
+def test_going_back_uses_the_cache(model, data):
+    explorer = widgets.occlusion_explorer(model, data.images)
+    explorer.controls["patch"].value = 12
+    calls = explorer.calls
+    explorer.controls["patch"].value = 8
+    explorer.controls["patch"].value = 12
+    assert explorer.calls == calls
+
+
+def test_gradcam_explorer_layer_and_class(model, data):
+    explorer = widgets.gradcam_explorer(model, data.images, class_names=data.class_names)
+    assert explorer.settings["layer"] == layers.last_conv_layer(model).name
+    explorer.controls["layer"].value = "conv3"
+    explorer.controls["class"].value = "square"
+    np.testing.assert_allclose(explorer.result, cam.grad_cam(model, data.images[0], 1, layer="conv3", upsample=True),
+                               rtol=1e-4, atol=1e-6)
+    assert "conv3" in explorer.controls["layer"].options and "gap" not in explorer.controls["layer"].options
+
+
+def test_layer_explorer_shows_the_chosen_layer(model, data):
+    explorer = widgets.layer_explorer(model, data.images)
+    before = explorer.picture.value
+    explorer.controls["layer"].value = "conv2"
+    assert explorer.result.shape == (32, 32, 16)
+    np.testing.assert_allclose(explorer.result, layers.activations(model, data.images[0], "conv2"), rtol=1e-5)
+    assert explorer.picture.value != before
+
+
+def test_wrong_class_names_are_explained(model, data):
+    with pytest.raises(ValueError, match="class_names has 2 names but the model has 4 classes"):
+        widgets.occlusion_explorer(model, data.images, class_names=["a", "b"])
