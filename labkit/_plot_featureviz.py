@@ -53,8 +53,7 @@ def _show_tiles(ax, tiles, ncols, *, labels=(), cmap="viridis", vmin=None, vmax=
     if rgb:
         image = ax.imshow(mosaic, interpolation="nearest")
     else:
-        cm = plt.get_cmap(cmap).copy()
-        cm.set_bad("white")
+        cm = plt.get_cmap(cmap).with_extremes(bad="white")
         image = ax.imshow(mosaic, cmap=cm, vmin=vmin, vmax=vmax, interpolation="nearest")
         if colorbar:
             ax.figure.colorbar(image, ax=ax, fraction=0.046, pad=0.03, label=colorbar)
@@ -62,6 +61,11 @@ def _show_tiles(ax, tiles, ncols, *, labels=(), cmap="viridis", vmin=None, vmax=
     ax.set_xticks([])
     ax.set_yticks([])
     return image
+
+
+def _filter_labels(weights: np.ndarray) -> range | tuple:
+    """Index labels on filters big enough to carry them (a label would hide a 3x3 filter)."""
+    return range(len(weights)) if weights.shape[1] >= 12 else ()
 
 
 def _weight_colorbar(ax, low: str = "-max|w|", high: str = "+max|w|") -> None:
@@ -112,18 +116,19 @@ def filters(weights: np.ndarray, *, ax=None, ncols: int = 8, channel: int | None
     ax = _axes(ax, (1.0 * min(ncols, len(weights)), 1.0 * -(-len(weights) // ncols) + 0.6))
     raw = weights.min() < 0 or weights.max() > 1
     if weights.shape[-1] == 3 and not raw:
-        _show_tiles(ax, weights, ncols, labels=range(len(weights)))
+        _show_tiles(ax, weights, ncols, labels=_filter_labels(weights))
         _weight_colorbar(ax)
-        ax.set_title(f"{title}\n(grey = 0, brighter = positive weight)", fontsize=9)
+        ax.set_title(f"{title}\n(filters 0..{len(weights) - 1} row by row; grey = 0, brighter = positive weight)",
+                     fontsize=9)
     else:
         bound = float(np.abs(weights - (0 if raw else 0.5)).max()) or 1.0
         centre = 0.0 if raw else 0.5
         if weights.shape[-1] == 3:  # raw RGB weights: show them scaled, with the scale in the title
-            _show_tiles(ax, 0.5 + weights / (2 * bound), ncols, labels=range(len(weights)))
+            _show_tiles(ax, 0.5 + weights / (2 * bound), ncols, labels=_filter_labels(weights))
             _weight_colorbar(ax, f"{-bound:.3g}", f"{bound:.3g}")
             ax.set_title(f"{title}\n(raw weights, +-{bound:.3g} mapped to 0..1)", fontsize=9)
         else:
-            _show_tiles(ax, weights[..., 0], ncols, labels=range(len(weights)), cmap="RdBu_r",
+            _show_tiles(ax, weights[..., 0], ncols, labels=_filter_labels(weights), cmap="RdBu_r",
                         vmin=centre - bound, vmax=centre + bound, colorbar="weight" if raw else "scaled weight")
             ax.set_title(title, fontsize=9)
     return ax

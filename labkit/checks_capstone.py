@@ -22,7 +22,9 @@ imported inside the checks that need them.
 """
 from __future__ import annotations
 
+import contextlib
 import functools
+import logging
 from typing import Callable
 
 import numpy as np
@@ -104,6 +106,22 @@ def _group_table(values, labels, num_classes: int, score: Callable) -> np.ndarra
             if group.any():
                 table[i, c] = score(group, c)
     return table
+
+
+@contextlib.contextmanager
+def _quiet_retracing():
+    """Silence TensorFlow's "triggered tf.function retracing" warnings while a check runs.
+
+    The check's fresh inputs have different sizes, so a student's ``model.predict``
+    retraces; the warning would only distract from the check's own message.
+    """
+    logger = logging.getLogger("tensorflow")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def _accuracy_by_group(model, data, factor: str) -> np.ndarray:
@@ -194,6 +212,12 @@ def check_accuracy_by_group(student_fn: Callable, *, seed: int = 0, raise_on_fai
     i-th factor value and true class c that the model classifies as c.
     """
     __tracebackhide__ = True  # noqa: F841
+    with _quiet_retracing():
+        return _check_accuracy_by_group(student_fn, seed, raise_on_fail)
+
+
+def _check_accuracy_by_group(student_fn: Callable, seed: int, raise_on_fail: bool) -> CheckResult:
+    __tracebackhide__ = True  # noqa: F841
     return check_function(student_fn, _accuracy_by_group, _accuracy_cases(seed), seed=seed,
                           name="accuracy_by_group", raise_on_fail=raise_on_fail,
                           compare=_nan_compare("no image has this factor value and true class, so its "
@@ -251,7 +275,13 @@ def _energy_wrong(fn: Callable) -> Callable:
 
 
 def _share(inside, total):
-    return np.where(total > 0, inside / np.where(total > 0, total, 1), np.nan)
+    """inside / total as a student writes it (0/0 = NaN; _matches silences the warnings)."""
+    return inside / total
+
+
+def _share_if_positive(inside, total):
+    """inside / total where the total is positive, NaN elsewhere (a guarded division)."""
+    return np.where(total > 0, inside / np.where(total > 0, total, 1.0), np.nan)
 
 
 def check_energy_in_region(student_fn: Callable, *, seed: int = 0, raise_on_fail: bool = True) -> CheckResult:
@@ -268,9 +298,10 @@ def check_energy_in_region(student_fn: Callable, *, seed: int = 0, raise_on_fail
                           raise_on_fail=raise_on_fail,
                           compare=_nan_compare("this map has no positive attribution at all, so the share "
                                                "is 0/0, undefined"), diagnoses=(
-        _matches(_energy_wrong(lambda m, k: _share((m * k).sum(per_image), m.sum(per_image))),
-                 "only positive attribution counts: clip the maps with np.maximum(maps, 0) first "
-                 "(negative values are evidence against the class and would cancel positive ones)"),
+        *(_matches(_energy_wrong(lambda m, k, share=share: share((m * k).sum(per_image), m.sum(per_image))),
+                   "only positive attribution counts: clip the maps with np.maximum(maps, 0) first "
+                   "(negative values are evidence against the class and would cancel positive ones)")
+          for share in (_share, _share_if_positive)),
         _matches(_energy_wrong(lambda m, k: _share((np.abs(m) * k).sum(per_image), np.abs(m).sum(per_image))),
                  "you used np.abs: negative attribution is evidence *against* the class, not for it; "
                  "keep only the positive part, np.maximum(maps, 0)"),
@@ -336,9 +367,10 @@ def _rows_rule(rule: Callable) -> Callable:
 
 
 def _unchanged(m: Mismatch) -> str | None:
-    images, donors, _ = m.case.args
-    if _same(m.got, images):
-        return ("your result is the images unchanged. horizons are fractions of the image height "
+    images, donors, horizons = m.case.args
+    as_rows = [_rows_rule(lambda r, h, n: r <= h), _rows_rule(lambda r, h, n: r < h)]
+    if _same(m.got, images) or any(_same(m.got, wrong(images, donors, horizons)) for wrong in as_rows):
+        return ("(almost) nothing changed: horizons are fractions of the image height "
                 "(e.g. 0.53 = 53% of the way down), not pixel rows: row r is sky when "
                 "(r + 0.5) / H <= horizon")
     if _same(m.got, donors):
@@ -359,11 +391,9 @@ def check_swap_sky(student_fn: Callable, *, seed: int = 0, raise_on_fail: bool =
                           raise_on_fail=raise_on_fail, diagnoses=(
         _unchanged,
         _matches(lambda images, donors, horizons: _swap_sky(donors, images, horizons),
-                 "you swapped the roles: the result should keep each image's ground (and tank) and take "
-                 "only the sky from its donor, np.where(sky, donors, images)"),
-        _matches(_rows_rule(lambda r, h, n: (r + 0.5) / n > h),
-                 "you replaced the ground, not the sky: row 0 is the top of the image, so the sky is "
-                 "the rows whose centre (r + 0.5) / H is <= the horizon"),
+                 "you kept the image's sky and took the donor's ground (roles swapped, or the ground "
+                 "replaced instead of the sky): row 0 is the top of the image, so the sky is the rows "
+                 "with (r + 0.5) / H <= horizon, and the result is np.where(sky, donors, images)"),
         _matches(_rows_rule(lambda r, h, n: r / n <= h), off_by_one),
         _matches(_rows_rule(lambda r, h, n: r < h * n), off_by_one),
         _matches(_rows_rule(lambda r, h, n: r <= h * n), off_by_one),

@@ -36,6 +36,7 @@ __all__ = [
 
 def _add_hint(result: CheckResult, when: str, hint: str, raise_on_fail: bool) -> CheckResult:
     """Append ``hint`` to a failed result whose message contains ``when``; raise if asked."""
+    __tracebackhide__ = True  # noqa: F841
     message = result.message.removeprefix("✗ ")
     if not result.passed and when in message and "Hint:" not in message:
         message = f"{message}\n  Hint: {hint}"
@@ -110,8 +111,8 @@ def check_normalize_filters(student_fn: Callable, *, seed: int = 0, raise_on_fai
     """
     __tracebackhide__ = True  # noqa: F841
     per_filter = (1, 2, 3)
-    return check_function(student_fn, _normalize_filters, _filter_cases, seed=seed, name="normalize_filters",
-                          raise_on_fail=raise_on_fail, diagnoses=(
+    result = check_function(student_fn, _normalize_filters, _filter_cases, seed=seed, name="normalize_filters",
+                            raise_on_fail=False, diagnoses=(
         _filters_not_transposed,
         _dead_filter,
         matches(lambda kernel: _normalize_filters(np.transpose(kernel.T, (1, 2, 3, 0))),
@@ -142,6 +143,10 @@ def check_normalize_filters(student_fn: Callable, *, seed: int = 0, raise_on_fai
         matches(_filter_wrong(lambda w: w / _safe(np.abs(w).max(axis=per_filter, keepdims=True))),
                 "your values lie in [-1, 1]: map them to [0, 1] with 0.5 + w / (2 m)"),
     ))
+    return _add_hint(result, "could not be broadcast",
+                     "the largest |w| per filter has shape (K,), which does not broadcast against "
+                     "(K, kh, kw, C); keep the reduced axes: np.abs(w).max(axis=(1, 2, 3), keepdims=True) "
+                     "has shape (K, 1, 1, 1)", raise_on_fail)
 
 
 # --------------------------------------------------------------------------
@@ -244,13 +249,14 @@ def _gradient_ascent_step(model, image: np.ndarray, layer: str, channel: int, lr
 
 
 def _ascent_cases(rng: np.random.Generator) -> list[Case]:
+    from . import layers
     model = _tiny_model(rng)
     cases = []
     for layer, label in (("conv2", "conv2 of a tiny 16x16 CNN"), ("conv1", "conv1 of the same CNN"),
                          ("conv2", "another image, another conv2 channel")):
         image = rng.uniform(0, 1, size=(16, 16, 3)).astype(np.float32)
-        from . import layers
-        means = layers.activations(model, image, layer).mean(axis=(0, 1))    # (K,)
+        maps = layers.feature_model(model, layer, logits=False)(image[None], training=False)  # (1, h, w, K)
+        means = np.asarray(maps)[0].mean(axis=(0, 1))                 # (K,)
         alive = np.flatnonzero(means > 0)
         channel = int(rng.choice(alive)) if len(alive) else int(np.argmax(means))
         grad = _channel_gradient(model, image, layer, channel)

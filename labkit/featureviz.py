@@ -16,12 +16,18 @@ The lecture's steps, one function each:
 
   * Simonyan, Vedaldi & Zisserman (2013), "Deep inside convolutional
     networks": plain gradient ascent on the pixels with an L2 penalty (here
-    also a blur penalty), ``param="pixel", decorrelate=False, transforms=()``.
+    also a blur penalty), ``param="pixel", decorrelate=False, transforms=(),
+    regularizers=("l2", "blur")``. Drives the unit hard, looks like noise.
   * Olah, Mordvintsev & Schubert (2017), "Feature Visualization", Distill:
     the image is parameterised by its Fourier spectrum scaled by 1/frequency
     (so gradient steps favour smooth, low-frequency images), in a decorrelated
     colour space, and randomly jittered, scaled and rotated at every step (so
     the result must work wherever it sits): the default.
+
+  An objective is a fixed weighting of one layer's output, so a whole batch of
+  channels, neurons and classes is one linear read-out; the ReLU of the chosen
+  layer passes a "redirected" gradient (as in lucid) so that channels that are
+  off for the starting noise can still be switched on.
 
 - :func:`embed`: the lecture's t-SNE of the penultimate features (and PCA).
 
@@ -576,7 +582,7 @@ def _ascent_program(read: Callable, recipe: _Recipe, channels: int):
     return run
 
 
-# Steps per call of the compiled program: None = all of them (32 calls with a progress
+# Steps per call of the compiled program: None = all of them (8 calls with a progress
 # bar). benchmarks/bench_featureviz.py compares one call with one call per step.
 _STEPS_PER_CALL: int | None = None
 
@@ -650,8 +656,12 @@ def visualize(
     objective : tuple, Objective, or a list of them
         ``("conv4", 5)``: mean of channel 5 of conv4 (for a dense layer:
         unit 5); ``("conv4", 5, (4, 4))``: the neuron at row 4, col 4;
-        ``("logits", 2)``: class 2's logit. An index may be a range or list,
-        ``("conv4", range(8))``, giving one image per index.
+        ``("logits", 2)``: class 2's logit (pre-softmax, also when the model
+        ends in a softmax). An index may be a range or list,
+        ``("conv4", range(8))``, giving one image per index. Also
+        :func:`channel`, :func:`neuron`, :func:`class_logit`,
+        :func:`class_probability` (log softmax: raises the class and lowers
+        the others), in any mix.
     steps : int
         Adam steps.
     size : int or None
@@ -680,12 +690,15 @@ def visualize(
         Images optimised together; None = all objectives at once.
     preprocess : callable or None
         Maps the [0, 1] image to the model's input inside the graph, e.g.
-        ``lambda x: x * 2 - 1`` for ResNet50V2.
+        ``lambda x: x * 2 - 1`` for ResNet50V2. The compiled program is
+        reused for the same function object; a new lambda traces again.
 
     Returns
     -------
     Visualization
-        ``images`` (B, size, size, C) in [0, 1] and ``trace`` (steps, B).
+        ``images`` (B, size, size, C) in [0, 1] and ``trace`` (steps, B): the
+        objective at each step, measured on that step's transformed image
+        before the update (without the penalties).
 
     Examples
     --------
@@ -695,6 +708,8 @@ def visualize(
     """
     steps, seed = check_positive_int(steps, "steps"), check_seed(seed)
     check_choice(param, "param", ("fft", "pixel"))
+    if isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not lr > 0:
+        raise ValueError(f"lr must be a positive number (Adam's learning rate), got {lr!r}")
     size, model_size, channels = _model_image_shape(model, size)
     transforms = _named_amounts(transforms, _TRANSFORMS, "transforms", size)
     regularizers = _named_amounts(regularizers, _REGULARIZERS, "regularizers", size)
@@ -715,7 +730,7 @@ def _ascend(run, to_image, params, weights, param, steps, lr, seed, batch_size, 
     axis = 1 if param == "fft" else 0  # the batch axis of the parameters
     total = params.shape[axis]
     bar = _progress_bar(steps * -(-total // batch_size), progress)
-    every = _STEPS_PER_CALL or (max(1, steps // 32) if progress else steps)  # steps per compiled call
+    every = _STEPS_PER_CALL or (max(1, steps // 8) if progress else steps)  # steps per compiled call
     images, traces = [], []
     for start in range(0, total, batch_size):
         chunk = slice(start, start + batch_size)
@@ -1020,8 +1035,8 @@ def embed(
     from threadpoolctl import threadpool_limits
 
     tsne = TSNE(n_components=2, perplexity=perplexity, init="pca", learning_rate="auto", random_state=seed)
-    # One OpenMP thread: scikit-learn's Barnes-Hut t-SNE runs 1000 short parallel
-    # loops, which get 10-20x slower when its threads share the CPU (with TensorFlow's
+    # One thread: scikit-learn's Barnes-Hut t-SNE runs 1000 short parallel loops,
+    # which get 10-20x slower when its threads share the CPU (with TensorFlow's
     # thread pools, other notebooks); for a few thousand points one thread takes seconds.
-    with threadpool_limits(limits=1, user_api="openmp"):
+    with threadpool_limits(limits=1):
         return tsne.fit_transform(features).astype(np.float32)

@@ -108,15 +108,21 @@ def _output(maps: tf.Tensor, single: bool) -> np.ndarray:
 # --- saliency and gradient x input ------------------------------------------------------
 
 
+def _gradient_function(logits_model: keras.Model):
+    """The cached tf.function(images, targets) -> dS_c/dx (B, H, W, C).
+
+    Traced once per model and shared by every method here: SmoothGrad and
+    IG call it inside their own tf.functions, so the model's forward and
+    backward graph is built only once.
+    """
+    return _compiled(logits_model, ("gradient",), lambda: tf.function(
+        lambda x, t: _input_gradient(logits_model, x, t), input_signature=_signature(logits_model)))
+
+
 def _gradients(logits_model: keras.Model, batch: np.ndarray, targets: np.ndarray,
                batch_size: int) -> tf.Tensor:
     """dS_c/dx for all images, in chunks of ``batch_size``: (N, H, W, C)."""
-
-    def make():
-        return tf.function(lambda x, t: _input_gradient(logits_model, x, t),
-                           input_signature=_signature(logits_model))
-
-    function = _compiled(logits_model, ("gradient",), make)
+    function = _gradient_function(logits_model)
     starts = range(0, len(batch), batch_size)  # over chunks, not images
     return tf.concat([function(batch[s : s + batch_size], targets[s : s + batch_size]) for s in starts], 0)
 
@@ -214,6 +220,7 @@ def _smoothgrad_function(logits_model: keras.Model, magnitude: str | None):
     image's map does not depend on the other images in the batch.
     """
     transform = _MAGNITUDES[magnitude]
+    gradient_of = _gradient_function(logits_model)
 
     def run(images, targets, sigmas, n, seed, batch_size):
         shape = tf.shape(images)
@@ -223,7 +230,7 @@ def _smoothgrad_function(logits_model: keras.Model, magnitude: str | None):
             k = tf.range(start, tf.minimum(start + batch_size, shape[0] * n))
             i, s = k // n, k % n
             x = tf.gather(images, i) + tf.gather(sigmas, i)[:, None, None, None] * tf.gather(noise, s)
-            gradient = _input_gradient(logits_model, x, tf.gather(targets, i))  # (B, H, W, C)
+            gradient = gradient_of(x, tf.gather(targets, i))  # (B, H, W, C)
             total = tf.tensor_scatter_nd_add(total, i[:, None], transform(gradient))
         return total
 
@@ -308,6 +315,7 @@ def _path_gradient_function(logits_model: keras.Model):
     Flat index k over all N * J path points: image i = k // J, point j = k % J,
     ``x_ij = baseline_i + alpha_j (x_i - baseline_i)``.
     """
+    gradient_of = _gradient_function(logits_model)
 
     def run(images, targets, baselines, alphas, weights, batch_size):
         n_points = tf.shape(alphas)[0]
@@ -317,7 +325,7 @@ def _path_gradient_function(logits_model: keras.Model):
             i, j = k // n_points, k % n_points
             b = tf.gather(baselines, i)
             x = b + tf.gather(alphas, j)[:, None, None, None] * (tf.gather(images, i) - b)  # (B, H, W, C)
-            gradient = _input_gradient(logits_model, x, tf.gather(targets, i))
+            gradient = gradient_of(x, tf.gather(targets, i))  # (B, H, W, C)
             total = tf.tensor_scatter_nd_add(total, i[:, None], tf.gather(weights, j)[:, None, None, None] * gradient)
         return total
 

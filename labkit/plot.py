@@ -341,3 +341,14 @@ def _curve_points(name: str, curve, x) -> tuple[np.ndarray, np.ndarray]:
     if xs.shape != (ys.shape[1],):
         raise ValueError(f"curve {name!r} has {ys.shape[1]} points but x has shape {xs.shape}")
     return xs, ys
+
+
+# --- feature visualization and concept plots -------------------------------------------------
+# They live in two private parts of this module (one file per lecture section), so that
+# `labkit.plot` stays the one place notebooks and widgets get their pictures from.
+from ._plot_featureviz import *  # noqa: E402,F401,F403
+from ._plot_featureviz import __all__ as _featureviz_all  # noqa: E402
+from ._plot_concepts import *  # noqa: E402,F401,F403
+from ._plot_concepts import __all__ as _concepts_all  # noqa: E402
+
+__all__ = __all__ + _featureviz_all + _concepts_all

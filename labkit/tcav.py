@@ -51,6 +51,7 @@ import tensorflow as tf
 from scipy import stats
 from sklearn.linear_model import LogisticRegression, SGDClassifier
 from sklearn.model_selection import train_test_split
+from threadpoolctl import threadpool_limits
 
 from labkit import datasets
 from labkit._checks import as_images, as_targets, check_choice, check_positive_int, check_seed
@@ -216,6 +217,16 @@ def _fit_cav(concept_acts, random_acts, *, layer, concept, random_set, classifie
                concept, random_set, classifier)
 
 
+def _one_blas_thread():
+    """Run the small linear algebra of the CAV fits on one BLAS thread.
+
+    The matrices are small (a few hundred rows), so threads cannot help, and
+    next to TensorFlow's own thread pool a multi-threaded BLAS oversubscribes
+    the cores and spin-waits: 10x slower on a busy 2-core laptop.
+    """
+    return threadpool_limits(limits=1, user_api="blas")
+
+
 def _flat(array: np.ndarray) -> np.ndarray:
     return array.reshape(len(array), -1)  # (N, D)
 
@@ -271,7 +282,8 @@ def fit_cav(
     random_batch = _concept_batch(random_images, "random_images", model)
     acts = _flat(activations(model, np.concatenate([concept_batch, random_batch]), name, batch_size=batch_size))
     n_c = len(concept_batch)
-    return _fit_cav(acts[:n_c], acts[n_c:], layer=name, concept=concept, random_set=random_set,
+    with _one_blas_thread():
+        return _fit_cav(acts[:n_c], acts[n_c:], layer=name, concept=concept, random_set=random_set,
                     classifier=classifier, seed=seed)
 
 
@@ -313,6 +325,7 @@ def _gradient_function(features: keras.Model, objective: str):
         @tf.function(input_signature=[image_spec, tf.TensorSpec((None,), tf.int64)])
         def function(x, target):
             with tf.GradientTape() as tape:
+                tape.watch(x)  # records every op, also layers without weights right after the input
                 *maps, logits = features(x, training=False)  # [(N, h, w, K) ...], (N, classes)
                 target = tf.where(target < 0, tf.argmax(logits, axis=-1), target)
                 value = _class_objective(logits, target, objective)  # (N,)
@@ -593,17 +606,25 @@ def tcav(
     targets = np.full(len(class_batch), target, np.int64)
     gradients = _layer_gradients(model, class_batch, names, targets, batch_size, objective)  # [(N, D_l) ...]
     randoms = _activation_sets(model, _random_sets(n_random, n_concept, model.input_shape[1], seed), names, batch_size)
+    with _one_blas_thread():
+        rows = _tcav_rows(model, names, samples, gradients, randoms, classifier, seed, batch_size)
+    return _bonferroni([rows[layer, c] for layer in names for c in samples], int(target), float(alpha))
+
+
+def _tcav_rows(model, names, samples, gradients, randoms, classifier, seed, batch_size) -> dict:
+    """{(layer, concept): row}: random CAVs R'_k vs R_k, concept CAVs C_k vs R_k, and their scores."""
+    n = len(randoms[0]) // 2
     fits = [dict(layer=layer, classifier=classifier, seed=seed) for layer in names]
-    random_cavs = [_cavs(r[n_random:], r[:n_random], concept="random'", **fit) for r, fit in zip(randoms, fits)]
+    random_cavs = [_cavs(r[n:], r[:n], concept="random'", **fit) for r, fit in zip(randoms, fits)]
+    random_scores = [_scores(g, cavs) for g, cavs in zip(gradients, random_cavs)]
     rows = {}
     for concept_name, sets in samples.items():
         concept_acts = _activation_sets(model, sets, names, batch_size)  # [[(n, D_l) per sample] per layer]
         for i, layer in enumerate(names):
-            cavs = _cavs(concept_acts[i], randoms[i][:n_random], concept=concept_name, **fits[i])
-            random_scores = _scores(gradients[i], random_cavs[i])
+            cavs = _cavs(concept_acts[i], randoms[i][:n], concept=concept_name, **fits[i])
             rows[layer, concept_name] = _row(layer, concept_name, cavs, _scores(gradients[i], cavs),
-                                             random_cavs[i], random_scores)
-    return _bonferroni([rows[layer, c] for layer in names for c in samples], int(target), float(alpha))
+                                             random_cavs[i], random_scores[i])
+    return rows
 
 
 def _layer_names(model, layers) -> list:

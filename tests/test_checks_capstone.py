@@ -224,9 +224,11 @@ def rows_rule(rule):
 
 
 @pytest.mark.parametrize("student, hint", [
-    (lambda images, donors, horizons: student_swap_sky(donors, images, horizons), "swapped the roles"),
-    (rows_rule(lambda r, h, n: (r + 0.5) / n > h), "replaced the ground, not the sky"),
+    (lambda images, donors, horizons: student_swap_sky(donors, images, horizons), "roles swapped"),
+    (rows_rule(lambda r, h, n: (r + 0.5) / n > h), "the ground replaced instead of the sky"),
     (rows_rule(lambda r, h, n: r <= h), "not pixel rows"),
+    (rows_rule(lambda r, h, n: r < h), "not pixel rows"),
+    (lambda images, donors, horizons: images.copy(), "not pixel rows"),
     (rows_rule(lambda r, h, n: r / n <= h), "except at the boundary"),
     (rows_rule(lambda r, h, n: r < h * n), "except at the boundary"),
     (rows_rule(lambda r, h, n: r < (h * n).astype(int)), "except at the boundary"),

@@ -82,7 +82,7 @@ def test_normalize_filters_by_hand():
 def test_top_k_images_matches_featureviz_top_examples():
     model = zoo.build_cnn((16, 16, 3), 3, widths=(4, 8))
     images = np.random.default_rng(0).uniform(size=(40, 16, 16, 3)).astype(np.float32)
-    maps = keras.Model(model.inputs, model.get_layer("conv2").output)(images).numpy()[..., 3]  # (40, 8, 8)
+    maps = keras.Model(model.input, model.get_layer("conv2").output)(images).numpy()[..., 3]  # (40, 8, 8)
     top = featureviz.top_examples(model, "conv2", 3, images, k=6)
     np.testing.assert_array_equal(cf._top_k_images(maps, 6), top.indices)
 
@@ -109,7 +109,7 @@ def test_gradient_ascent_step_by_hand():
 def test_gradient_ascent_step_raises_the_activation():
     model = cf._tiny_model(np.random.default_rng(3))
     image = np.random.default_rng(4).uniform(size=(16, 16, 3)).astype(np.float32)
-    fmodel = keras.Model(model.inputs, model.get_layer("conv2").output)
+    fmodel = keras.Model(model.input, model.get_layer("conv2").output)
     before = float(tf.reduce_mean(fmodel(image[None])[..., 0]))
     after = float(tf.reduce_mean(fmodel(cf._gradient_ascent_step(model, image, "conv2", 0, 0.05)[None])[..., 0]))
     assert before > 0 and after > before
@@ -150,6 +150,7 @@ FILTER_MISTAKES = {
     "no factor 2": (_transposed(lambda w: 0.5 + w / np.maximum(_per_filter_max(w), 1e-12)), "divide by 2 m"),
     "[-1, 1]": (_transposed(lambda w: w / np.maximum(_per_filter_max(w), 1e-12)), "your values lie in [-1, 1]"),
     "dead filter NaN": (_transposed(lambda w: 0.5 + w / (2 * _per_filter_max(w))), "came out as NaN"),
+    "no keepdims": (_transposed(lambda w: 0.5 + w / (2 * np.abs(w).max(axis=(1, 2, 3)))), "keepdims=True"),
 }
 
 
@@ -186,7 +187,7 @@ def _student_step(*, sign=1.0, reduce=tf.reduce_mean, whole=False, post=lambda i
     """A student's gradient_ascent_step with one mistake switched on."""
 
     def step(model, image, layer, channel, lr):
-        fmodel = keras.Model(model.inputs, model.get_layer(layer).output)
+        fmodel = keras.Model(model.input, model.get_layer(layer).output)
         x = tf.convert_to_tensor(image[None])
         with tf.GradientTape() as tape:
             if watch:
@@ -236,7 +237,7 @@ def test_gradient_ascent_step_student_variants_pass():
     """The usual correct ways: a Variable instead of watch, keras.Model over get_layer, a float64 step."""
 
     def with_variable(model, image, layer, channel, lr):
-        fmodel = keras.Model(model.inputs, model.get_layer(layer).output)
+        fmodel = keras.Model(model.input, model.get_layer(layer).output)
         x = tf.Variable(image[None])
         with tf.GradientTape() as tape:
             score = tf.reduce_mean(fmodel(x)[0, :, :, channel])

@@ -201,13 +201,15 @@ def test_objective_shorthands():
 
 def test_trace_is_the_objective_of_the_previous_step(small):
     """Without transforms, trace[k] is the objective of the image after k steps, from the model itself."""
-    objectives = [fv.channel("conv2", 3), fv.neuron("conv1", 2, (5, 9)), ("logits", 1), ("gap", 6)]
+    objectives = [fv.channel("conv2", 3), fv.neuron("conv1", 2, (5, 9)), ("logits", 1), ("gap", 6),
+                  fv.class_probability(0)]
     options = dict(transforms=(), progress=False, seed=3)
     before = fv.visualize(small, objectives, steps=2, **options)
     after = fv.visualize(small, objectives, steps=3, **options)
     np.testing.assert_array_equal(before.trace, after.trace[:2])  # same seed, same path
     conv1, conv2, gap, logits = activations(small, before.images, ["conv1", "conv2", "gap", "logits"])
-    expected = [conv2[0, ..., 3].mean(), conv1[1, 5, 9, 2], logits[2, 1], gap[3, 6]]
+    log_softmax = logits - np.log(np.exp(logits).sum(axis=1, keepdims=True))
+    expected = [conv2[0, ..., 3].mean(), conv1[1, 5, 9, 2], logits[2, 1], gap[3, 6], log_softmax[4, 0]]
     np.testing.assert_allclose(after.trace[2], expected, rtol=1e-4, atol=1e-6)
 
 
@@ -270,7 +272,7 @@ def test_softmax_model_class_objective_uses_logits():
     with pytest.warns(UserWarning, match="pre-softmax logits"):
         result = fv.visualize(model, fv.class_logit(2), steps=3, transforms=(), progress=False)
     with pytest.warns(UserWarning):
-        again = fv.visualize(model, fv.class_logit(2), steps=4, transforms=(), progress=False)
+        again = fv.visualize(model, ("logits", 2), steps=4, transforms=(), progress=False)  # no layer "logits"
     features = activations(model, result.images, "gap")
     kernel, bias = model.get_layer("probs").get_weights()
     np.testing.assert_allclose(again.trace[3], (features @ kernel + bias)[:, 2], rtol=1e-4)
@@ -322,6 +324,8 @@ def test_visualize_bad_input(small):
         fv.visualize(small, ("conv2", 0), steps=0, progress=False)
     with pytest.raises(TypeError, match="objective must be"):
         fv.visualize(small, 3, **FAST)
+    with pytest.raises(ValueError, match="lr must be a positive number"):
+        fv.visualize(small, ("conv2", 0), lr=0, **FAST)
 
 
 # --- the trained shapes model: what students should see -----------------------------------
