@@ -75,7 +75,7 @@ def _rank(layer: keras.layers.Layer) -> int | None:
 def _feature_layer(model: keras.Model, layer) -> keras.layers.Layer:
     """The layer given (default: the last conv feature map), checked to output (N, h, w, K)."""
     found = last_conv_layer(model) if layer is None else resolve_layer(model, layer)
-    if isinstance(found, keras.Model) or _rank(found) != 4:
+    if _rank(found) != 4:
         maps = [f"{candidate.name!r}" for candidate in iter_layers(model)
                 if not isinstance(candidate, keras.Model) and _rank(candidate) == 4]
         listed = ", ".join(maps[-_MAX_LISTED:])
@@ -84,8 +84,8 @@ def _feature_layer(model: keras.Model, layer) -> keras.layers.Layer:
         raise ValueError(
             f"layer {found.name!r} outputs shape {shape}, not convolutional feature maps "
             f"(N, h, w, K); Grad-CAM weights the channels of a conv-like layer. Layers with "
-            f"feature maps {more}in model {model.name!r}: {listed or 'none'}; the default "
-            f"(layer=None) is the last one"
+            f"feature maps {more}in model {model.name!r}: {listed or 'none'}; layer=None "
+            f"uses the last conv feature map, {last_conv_layer(model).name!r}"
         )
     return found
 

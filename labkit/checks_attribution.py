@@ -289,15 +289,25 @@ def check_occlusion_map(student_fn: Callable, *, seed: int = 0, raise_on_fail: b
             matches(_occlusion_variant(reduce="last"),
                     "each pixel keeps only the drop of the last window covering it: add the drops up "
                     "(+=) and divide by the number of windows covering the pixel"),
-            matches(_occlusion_variant(edge=False),
-                    "the windows flush with the bottom and right edges are missing: use the "
-                    "window_starts(size, patch, stride) helper for the start positions"),
+            _missing_edges,
             matches(_occlusion_variant(fill="mean"),
                     "you filled the window with the image's mean: fill it with 0 (black)"),
             matches(_occlusion_variant(fill="one"),
                     "you filled the window with 1 (white): fill it with 0 (black)"),
             _occlusion_changed_input,
         ))
+
+
+def _missing_edges(m: Mismatch) -> str | None:
+    """Windows only at 0, stride, ...: pixels near the bottom/right edge uncovered (0 or NaN there)."""
+    if not m.arrays:
+        return None
+    candidate = _occlusion_variant(edge=False)(*m.case.args)         # 0 where no window covers a pixel
+    if m.close(np.nan_to_num(m.got, nan=0.0), candidate):
+        return ("the windows flush with the bottom and right edges are missing, so some pixels are "
+                "never covered (0/0 = NaN there): use the window_starts(size, patch, stride) helper "
+                "for the start positions")
+    return None
 
 
 def _occlusion_changed_input(m: Mismatch) -> str | None:

@@ -398,7 +398,7 @@ def group_rates(decisions, groups, *, merit=None, n_bins: int = 5) -> tuple:
             raise ValueError(f"merit must have shape {decisions.shape}, got {merit.shape}")
         n_bins = check_positive_int(n_bins, "n_bins")
         edges = np.quantile(merit, np.linspace(0, 1, n_bins + 1)[1:-1])
-        bins = np.searchsorted(edges, merit, side="right")  # (N,) in 0..n_bins-1
+        bins = np.searchsorted(edges, merit, side="left")  # (N,) in 0..n_bins-1; ties go down
     return tuple(
         GroupRate(str(g), int(np.sum(groups == g)), float(decisions[groups == g].mean()),
                   None if bins is None else _matched_rate(decisions, groups == g, bins, n_bins))
@@ -716,7 +716,8 @@ def distill_cnn(
     softmax(z_student / T)): at a temperature T > 1 the teacher's soft
     targets also say which wrong classes look alike ("dark knowledge").
     With ``labels`` the same student is trained on hard labels instead, the
-    baseline without a teacher.
+    baseline without a teacher. Like the zoo models, the student trains with
+    batch normalisation, folded into its convolutions afterwards.
 
     Parameters
     ----------
@@ -752,7 +753,8 @@ def distill_cnn(
         raise ValueError(f"temperature must be a positive number, got {temperature!r}")
     classes = int(teacher.outputs[0].shape[-1])
     keras.utils.set_random_seed(check_seed(seed))
-    student = zoo.build_cnn(images.shape[1:], classes, widths=tuple(widths), name="student")
+    widths = tuple(check_positive_int(w, "widths") for w in widths)
+    student = zoo.build_cnn(images.shape[1:], classes, widths=widths, batchnorm=True, name="student")
     if labels is None:
         logits = _model_scores(teacher, images, 256) / temperature  # (N, K)
         targets = np.exp(logits - logits.max(axis=1, keepdims=True))
@@ -765,4 +767,4 @@ def distill_cnn(
     student.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss)
     student.fit(images, targets.astype(np.float32), batch_size=batch_size, epochs=check_positive_int(epochs, "epochs"),
                 shuffle=True, verbose=0)
-    return student
+    return zoo.fold_batchnorm(student, widths=widths, name="student")  # the plain CNN, as in the zoo

@@ -121,7 +121,7 @@ def lime_map(
     num_samples: int = 1000,
     segmentation: str | Callable = "slic",
     n_segments: int = 50,
-    hide_color: float | None = 0.0,
+    hide_color: float | None = None,
     batch_size: int = 256,
     seed: int = 0,
 ) -> np.ndarray:
@@ -151,7 +151,9 @@ def lime_map(
     n_segments : int
         Approximate number of SLIC superpixels.
     hide_color : float or None
-        Value of a hidden superpixel; None = its mean colour (lime's default).
+        Value of a hidden superpixel; None = its mean colour (lime's default,
+        and on the toy world far better than black, which the models read as
+        an object of its own).
     batch_size : int
         Images per forward pass.
     seed : int
@@ -193,10 +195,11 @@ def lime_map(
 
 
 def _fill_image(fill, shape: tuple) -> np.ndarray:
-    """A number or one image (H, W, C) -> the (H, W, C) image that hides pixels."""
+    """A number, one colour (C,) or one image (H, W, C) -> the (H, W, C) image that hides pixels."""
     array = np.asarray(fill, np.float32)
-    if array.ndim not in (0, 3) or (array.ndim == 3 and array.shape != shape):
-        raise ValueError(f"fill must be a number or one image of shape {shape}, got shape {array.shape}")
+    if array.shape not in ((), shape[-1:], shape):
+        raise ValueError(f"fill must be a number, a colour of shape {shape[-1:]} or one image of shape "
+                         f"{shape}, got shape {array.shape}")
     return np.ascontiguousarray(np.broadcast_to(array, shape))
 
 
@@ -275,8 +278,8 @@ def shap_map(
     explainer : {"partition", "gradient"}
     max_evals : int
         Model evaluations per image (partition).
-    fill : float or array-like (H, W, C)
-        What hidden pixels become (partition).
+    fill : float or array-like (C,) or (H, W, C)
+        What hidden pixels become (partition), e.g. the data's mean colour.
     background : array-like, optional
         (B, H, W, C) reference images (gradient); default one image of ``fill``.
     nsamples : int

@@ -43,7 +43,8 @@ def occlusion_map(model, image, target, patch, stride, *, fill=0.0, use_logits=F
             occluded[y:y + patch, x:x + patch] = fill
             total[y:y + patch, x:x + patch] += sign * (clean - score(occluded))
             count[y:y + patch, x:x + patch] += 1
-    return total / count if mean else total
+    with np.errstate(invalid="ignore", divide="ignore"):      # edge=False leaves pixels uncovered: 0/0
+        return total / count if mean else total
 
 
 def cam_from_weights(feature_maps, dense_weights, target):

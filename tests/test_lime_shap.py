@@ -72,12 +72,12 @@ def reference_lime(image, target, segments, num_samples, seed, hide_color=0.0):
 
 
 def test_lime_matches_reference(linear, images):
-    maps = lime_map(linear, images, [0, 2], num_samples=300, segmentation=quadrants, seed=5)
+    maps = lime_map(linear, images, [0, 2], num_samples=300, segmentation=quadrants, seed=5, hide_color=0.0)
     assert maps.shape == (2, SIZE, SIZE)
     for i, target in enumerate([0, 2]):
         expected = reference_lime(images[i].astype(np.float64), target, quadrants(None), 300, 5)
         np.testing.assert_allclose(maps[i], expected, rtol=1e-5, atol=1e-7)  # float32 model
-    one = lime_map(linear, images[0], 0, num_samples=300, segmentation=quadrants, seed=5)
+    one = lime_map(linear, images[0], 0, num_samples=300, segmentation=quadrants, seed=5, hide_color=0.0)
     np.testing.assert_allclose(one, maps[0], rtol=1e-6)
 
 
@@ -91,12 +91,14 @@ def test_lime_finds_the_only_region_that_matters():
     x = keras.layers.Flatten()(x)
     model = keras.Model(inputs, keras.layers.Dense(2, use_bias=False)(x))
     model.layers[-1].set_weights([w.reshape(-1, 2)])
-    maps = lime_map(model, images, 1, num_samples=200, segmentation="slic", n_segments=4, seed=0)
+    # flat blocks: hiding one with its own mean colour (lime's default) would change nothing
+    maps = lime_map(model, images, 1, num_samples=200, segmentation="slic", n_segments=4, seed=0, hide_color=0.0)
     for m in maps:
         top_left = m[: SIZE // 2, : SIZE // 2].mean()
         assert top_left > 0 and top_left > 5 * np.abs(m[SIZE // 2 :, SIZE // 2 :]).max()
-    a = lime_map(model, images, 1, num_samples=200, segmentation="quickshift", seed=3)
-    b = lime_map(model, images, 1, num_samples=200, segmentation="quickshift", seed=3)
+    noisy = images + np.random.default_rng(4).normal(0, 0.05, images.shape).astype(np.float32)
+    a = lime_map(model, noisy, 1, num_samples=200, segmentation="quickshift", seed=3)
+    b = lime_map(model, noisy, 1, num_samples=200, segmentation="quickshift", seed=3)
     np.testing.assert_array_equal(a, b)  # seeded
 
 
@@ -138,7 +140,7 @@ def test_bad_input(linear, images):
         lime_map(linear, images, segmentation="watershed")
     with pytest.raises(ValueError, match="explainer must be one of"):
         shap_map(linear, images, explainer="kernel")
-    with pytest.raises(ValueError, match="fill must be a number or one image"):
+    with pytest.raises(ValueError, match="fill must be a number, a colour"):
         shap_map(linear, images, fill=np.zeros((4, 4, 3)))
     with pytest.raises(ValueError, match="target 3 is out of range"):
         lime_map(linear, images, 3)

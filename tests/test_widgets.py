@@ -73,3 +73,45 @@ def test_layer_explorer_shows_the_chosen_layer(model, data):
 def test_wrong_class_names_are_explained(model, data):
     with pytest.raises(ValueError, match="class_names has 2 names but the model has 4 classes"):
         widgets.occlusion_explorer(model, data.images, class_names=["a", "b"])
+
+
+def test_shrinking_the_patch_clamps_the_stride_and_recomputes_once(model, data):
+    explorer = widgets.occlusion_explorer(model, data.images, patch=16, stride=8)
+    assert explorer.controls["stride"].min == widgets.MIN_STRIDE
+    calls = explorer.calls
+    explorer.controls["patch"].value = 6               # stride 8 > patch 6: the slider clamps it
+    assert explorer.controls["stride"].value == 6 and explorer.settings == {
+        "image": 0, "target": explorer.settings["target"], "patch": 6, "stride": 6}
+    assert explorer.calls == calls + 1                  # clamping did not compute a second map
+    np.testing.assert_allclose(explorer.result, occlusion.occlusion(model, data.images[0], patch=6, stride=6),
+                               rtol=1e-5, atol=1e-6)
+
+
+def test_picture_is_a_png_and_no_figure_stays_open(model, data):
+    import matplotlib.pyplot as plt
+    before = set(plt.get_fignums())
+    explorer = widgets.gradcam_explorer(model, data.images)
+    explorer.controls["image"].value = 1
+    assert explorer.picture.format == "png" and explorer.picture.value[:8] == b"\x89PNG\r\n\x1a\n"
+    assert set(plt.get_fignums()) == before            # drawn, saved and closed: Jupyter shows no copy
+    assert explorer.picture in explorer.widget.children and "image 1" in explorer.status.value
+
+
+def test_an_error_during_an_update_shows_in_the_status_line(model, data):
+    explorer = widgets.occlusion_explorer(model, data.images)
+    settings = dict(explorer.settings)
+
+    def broken(settings):
+        raise ValueError("something went wrong")
+    explorer._compute = broken
+    explorer.controls["patch"].value = 10               # a widget callback must not lose the error
+    assert "could not update" in explorer.status.value and "something went wrong" in explorer.status.value
+    assert explorer.settings == settings                # the last good result stays on screen
+
+
+def test_layer_lists_skip_nested_models_and_non_maps():
+    import keras
+    inner = zoo.build_cnn((16, 16, 3), 2, widths=(4, 8), name="inner")
+    inputs = keras.Input((16, 16, 3))
+    outer = keras.Model(inputs, keras.layers.Activation("softmax", name="probabilities")(inner(inputs)))
+    assert widgets._map_layers(outer) == ["conv1", "pool1", "conv2"]
