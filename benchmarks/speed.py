@@ -122,6 +122,15 @@ def _windows(size: int, patch: int, stride: int) -> int:
 
 def workloads(quick: bool = False) -> list[dict]:
     """The two workloads: model, images, targets, batch size, and the tasks on them."""
+    return [
+        _workload(dict(name="shapes", n=16, batch_size=64, patch=8, stride=4, samples=32, steps=64,
+                       layer="conv4")),
+        _workload(dict(name="resnet50v2", n=4, batch_size=16, patch=56, stride=28, samples=8 if quick else 16,
+                       steps=16 if quick else 32, layer="post_relu")),
+    ]
+
+
+def _workload(spec: dict) -> dict:
     import keras
 
     from labkit import zoo
@@ -130,45 +139,34 @@ def workloads(quick: bool = False) -> list[dict]:
     from labkit.gradients import integrated_gradients, saliency, smoothgrad
     from labkit.occlusion import occlusion
 
-    out = []
-    specs = [
-        dict(name="shapes", n=16, batch_size=64, patch=8, stride=4, samples=32, steps=64, layer="conv4"),
-        dict(name="resnet50v2", n=4, batch_size=16, patch=56, stride=28, samples=8 if quick else 16,
-             steps=16 if quick else 32, layer="post_relu"),
+    if spec["name"] == "shapes":
+        model = zoo.load("shapes")
+        images = toy_world("shapes", "test", spec["n"], seed=7).images
+    else:
+        keras.utils.set_random_seed(0)
+        model = keras.applications.ResNet50V2(weights=None, classifier_activation=None)
+        pictures = photos(size=224)
+        images = np.stack([pictures[k] for k in sorted(pictures)])[: spec["n"]] * 2.0 - 1.0  # [-1, 1]
+        images = images.astype(np.float32)
+    n, size, bs = len(images), images.shape[1], spec["batch_size"]
+    targets = model.predict(images, verbose=0).argmax(1).astype(np.int64)
+    windows = _windows(size, spec["patch"], spec["stride"]) ** 2
+    p, s, k, st, layer = spec["patch"], spec["stride"], spec["samples"], spec["steps"], spec["layer"]
+    tasks = [
+        Task("occlusion", lambda: occlusion(model, images, targets, patch=p, stride=s, output="logit", batch_size=bs),
+             "forward", n * windows + n, dict(patch=p, stride=s, windows=windows)),
+        Task("saliency", lambda: saliency(model, images, targets, batch_size=bs), "forward+backward", n, {}),
+        Task("smoothgrad", lambda: smoothgrad(model, images, targets, n=k, noise=0.15, batch_size=bs),
+             "forward+backward", n * k, dict(samples=k, noise=0.15)),
+        Task("integrated_gradients", lambda: integrated_gradients(model, images, targets, steps=st, batch_size=bs),
+             "forward+backward", n * (st + 1), dict(steps=st)),
+        Task("cam", lambda: cam(model, images, targets, batch_size=bs), "forward", n, dict(layer=layer)),
+        Task("grad_cam", lambda: grad_cam(model, images, targets, batch_size=bs), "forward+backward", n,
+             dict(layer=layer)),
+        Task("grad_cam_pp", lambda: grad_cam_pp(model, images, targets, batch_size=bs), "forward+backward", n,
+             dict(layer=layer)),
     ]
-    for spec in specs:
-        if spec["name"] == "shapes":
-            model = zoo.load("shapes")
-            images = toy_world("shapes", "test", spec["n"], seed=7).images
-        else:
-            keras.utils.set_random_seed(0)
-            model = keras.applications.ResNet50V2(weights=None, classifier_activation=None)
-            pictures = photos(size=224)
-            images = np.stack([pictures[k] for k in sorted(pictures)])[: spec["n"]] * 2.0 - 1.0  # [-1, 1]
-            images = images.astype(np.float32)
-        n, size, bs = len(images), images.shape[1], spec["batch_size"]
-        targets = model.predict(images, verbose=0).argmax(1).astype(np.int64)
-        windows = _windows(size, spec["patch"], spec["stride"]) ** 2
-        p, s, k, layer = spec["patch"], spec["stride"], spec["samples"], spec["layer"]
-        st = spec["steps"]
-        tasks = [
-            Task("occlusion", lambda: occlusion(model, images, targets, patch=p, stride=s, output="logit",
-                                                batch_size=bs),
-                 "forward", n * windows + n, dict(patch=p, stride=s, windows=windows)),
-            Task("saliency", lambda: saliency(model, images, targets, batch_size=bs), "forward+backward", n, {}),
-            Task("smoothgrad", lambda: smoothgrad(model, images, targets, n=k, noise=0.15, batch_size=bs),
-                 "forward+backward", n * k, dict(samples=k, noise=0.15)),
-            Task("integrated_gradients",
-                 lambda: integrated_gradients(model, images, targets, steps=st, batch_size=bs),
-                 "forward+backward", n * (st + 1), dict(steps=st)),
-            Task("cam", lambda: cam(model, images, targets, batch_size=bs), "forward", n, dict(layer=layer)),
-            Task("grad_cam", lambda: grad_cam(model, images, targets, batch_size=bs), "forward+backward", n,
-                 dict(layer=layer)),
-            Task("grad_cam_pp", lambda: grad_cam_pp(model, images, targets, batch_size=bs), "forward+backward", n,
-                 dict(layer=layer)),
-        ]
-        out.append(dict(spec, model=model, images=images, targets=targets, tasks=tasks))
-    return out
+    return dict(spec, model=model, images=images, targets=targets, tasks=tasks)
 
 
 # --- peers -------------------------------------------------------------------------

@@ -72,7 +72,7 @@ def tcav_bars(result, ax=None, *, class_name: str | None = None, title: str | No
     baseline = [next(r for r in rows if r.layer == layer) for layer in layers]
     x = np.arange(len(layers)) + (len(concepts) / 2) * width
     ax.bar(x, [r.random_mean for r in baseline], width, yerr=[r.random_std for r in baseline], capsize=2,
-           color=RANDOM_COLOUR, label="random")
+           color=RANDOM_COLOUR, label="random CAVs (baseline)")
     ax.axhline(0.5, color="0.4", lw=0.8, ls=":")
     ax.set_xticks(np.arange(len(layers)) - width / 2, layers)
     ax.set_ylim(0, 1.15)

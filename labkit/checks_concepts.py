@@ -499,11 +499,14 @@ class _TreeSummary:
         if not hasattr(tree, "predict"):
             return {"problem": f"your function returned {_describe_type(tree)}; return the fitted "
                                f"DecisionTreeClassifier itself (something with .predict)"}
+        if not hasattr(tree, "get_depth"):
+            return {"problem": f"your function returned a {type(tree).__name__}; the exercise asks for a "
+                               f"DecisionTreeClassifier, whose splits can be read (and drawn with plot.tree)"}
         try:
             surrogate = np.asarray(tree.predict(X_test)).astype(np.int64)
         except Exception as err:  # e.g. NotFittedError
             return {"problem": f"calling .predict of your tree raised {type(err).__name__}: {err}"}
-        depth = tree.get_depth() if hasattr(tree, "get_depth") else None
+        depth = tree.get_depth()
         return {"problem": None, "fidelity": float(np.mean(surrogate == predictions_test)),
                 "label_tree": float(np.mean(surrogate == label_tree_test)), "depth": depth,
                 "max_depth": max_depth}
@@ -532,7 +535,7 @@ def _surrogate_cases(rng: np.random.Generator) -> list[Case]:
 def _compare_surrogate(got, expected) -> str | None:
     if got.get("problem"):
         return got["problem"]
-    if got["depth"] is not None and got["depth"] > got["max_depth"]:
+    if got["depth"] > got["max_depth"]:
         return (f"your tree has depth {got['depth']} but max_depth was {got['max_depth']}: pass "
                 f"`max_depth=max_depth` to DecisionTreeClassifier (a deep tree may copy the model, but nobody "
                 f"can read it)")

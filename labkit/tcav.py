@@ -205,13 +205,15 @@ def _fit_cav(concept_acts, random_acts, *, layer, concept, random_set, classifie
         x, y, test_size=TEST_FRACTION, stratify=y, random_state=seed
     )
     basis = _row_space(x_train)  # (D, r), r <= n_train: the solution lies in this span
-    model = _classifier(classifier, seed).fit(x_train @ basis, y_train)
-    normal = basis @ model.coef_[0]  # (D,) points towards class 1, the concept
-    length = np.linalg.norm(normal)
+    if basis.shape[1] > 0:
+        model = _classifier(classifier, seed).fit(x_train @ basis, y_train)
+        normal = basis @ model.coef_[0]  # (D,) points towards class 1, the concept
+    length = np.linalg.norm(normal) if basis.shape[1] > 0 else 0.0
     if not np.isfinite(length) or length == 0:
         raise ValueError(
             f"the {classifier} classifier found no direction between {concept!r} and {random_set!r} "
-            f"at layer {layer!r} (its weights are all zero): the activations are indistinguishable"
+            f"at layer {layer!r} (its weights are all zero): the activations are indistinguishable "
+            f"(e.g. all zero after a ReLU); try another layer"
         )
     return CAV((normal / length).astype(np.float32), layer, float(model.score(x_test @ basis, y_test)),
                concept, random_set, classifier)

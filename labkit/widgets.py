@@ -4,8 +4,8 @@ Each explorer shows controls above a picture and recomputes when a control
 changes: ``occlusion_explorer`` (patch size and stride sliders, image and
 class choosers), ``layer_explorer`` (a layer chooser for activations) and
 ``gradcam_explorer`` (layer and class choosers). The picture is a PNG in an
-``ipywidgets.Image``, drawn by ``labkit.plot``; results are cached, so going
-back to earlier settings is instant.
+``ipywidgets.Image``, drawn by ``labkit.plot``; results and pictures are
+cached, so going back to earlier settings is instant.
 
 For tests and for curious students every explorer keeps what it computed:
 ``explorer.result`` (the last raw map or activations), ``explorer.settings``
@@ -67,7 +67,8 @@ class Explorer:
         self.settings: dict = {}
         self.calls = 0
         self.seconds = 0.0          # time of the last update (compute or cache + drawing)
-        self._cache: dict = {}
+        self._cache: dict = {}      # settings -> raw result
+        self._pictures: dict = {}   # settings -> PNG bytes (drawing costs about as much as computing)
         self._shown = None          # cache key of the picture on screen
 
     # -- building blocks for the explorers below
@@ -108,14 +109,18 @@ class Explorer:
         key = tuple(sorted(settings.items()))
         if key == self._shown:       # e.g. the stride slider clamped by a patch change
             return
-        if key not in self._cache:
+        cached = key in self._cache
+        if not cached:
             self._cache[key] = self._compute(settings)
             self.calls += 1
         self.settings, self.result = settings, self._cache[key]
-        self.picture.value = _png(self._draw(settings, self.result).figure)
+        if key not in self._pictures:
+            self._pictures[key] = _png(self._draw(settings, self.result).figure)
+        self.picture.value = self._pictures[key]
         self._shown = key
         self.seconds = time.perf_counter() - start
-        self.status.value = f"<small>{html.escape(self._describe(settings), quote=False)}</small>"
+        when = "from the cache" if cached else f"computed in {self.seconds:.2f} s"
+        self.status.value = f"<small>{html.escape(self._describe(settings), quote=False)} ({when})</small>"
 
     def _ipython_display_(self):
         from IPython.display import display

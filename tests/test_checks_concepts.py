@@ -320,6 +320,7 @@ def test_surrogate_tree_on_the_labels_is_diagnosed(seed):
      ["array of shape (1200,)", "return the fitted DecisionTreeClassifier"]),
     (lambda X, y, p, max_depth=3: DecisionTreeClassifier(max_depth=max_depth), ["NotFittedError"]),
     (lambda X, y, p, max_depth=3: None, ["returned None"]),
+    (lambda X, y, p, max_depth=3: LogisticRegression(max_iter=1000).fit(X, p), ["returned a LogisticRegression"]),
 ])
 def test_surrogate_tree_mistakes_get_their_hint(wrong, words):
     text = feedback(checks.check_surrogate_tree, wrong)

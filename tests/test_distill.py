@@ -246,3 +246,29 @@ def test_the_loan_model_is_biased_against_women_not_by_race(loan):
     race = distill.flip_test(model, data.X, "race=white", feature_names=names)
     assert sex.changed / sex.n > 0.25 and race.changed / race.n < 0.1
     assert sex.by_value[1]["lost"] == 0 and sex.by_value[1]["gained"] > 0.25 * sex.by_value[1]["n"]
+
+
+# --- the plots --------------------------------------------------------------------------
+
+
+def test_plots_draw_the_numbers_with_titles():
+    import matplotlib.pyplot as plt
+
+    from labkit import _plot_concepts as plot
+
+    names = ("x0", "x1", "x2", "x3")
+    s = distill.surrogate_tree(threshold_model, X, max_depth=2, feature_names=names, class_names=("no", "yes"))
+    ax = plot.tree(s)
+    assert "fidelity" in ax.get_title() and any("x2 <=" in t.get_text() for t in ax.texts)
+    rates = distill.group_rates(threshold_model(X), np.where(X[:, 0] > 0, "a", "b"), merit=X[:, 2])
+    ax = plot.approval_rates(rates, title="rates")
+    assert [p.get_height() for p in ax.patches][:2] == pytest.approx([r.rate for r in rates])
+    ax = plot.importances(distill.permutation_importance(threshold_model, X, feature_names=names, n_repeats=2))
+    assert ax.get_title() == "permutation importance" and len(ax.patches) == 4
+    ax = plot.coefficients(distill.surrogate_linear(threshold_model, X, feature_names=names))
+    assert ax.get_yticklabels()[-1].get_text() == "x2"  # the largest weight on top
+    scores = lambda X: np.stack([np.zeros(len(X)), 2 * X[:, 1]], 1)  # noqa: E731
+    e = distill.explain_applicant(scores, X[0], X[:20], feature_names=names, n_samples=100)
+    ax = plot.explanation(e, top=2)
+    assert len(ax.patches) == 2 and ax.get_title().startswith("SHAP")
+    plt.close("all")

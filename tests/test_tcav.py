@@ -277,3 +277,33 @@ def test_fire_engine_model_uses_red(tmp_path):
     red, control = res.row("conv3", "red"), res.row("conv3", "random")
     assert red.mean >= 0.9 and red.significant
     assert not control.significant
+
+
+# --- the plot -------------------------------------------------------------------------
+
+
+def test_tcav_bars_draws_every_row_and_the_baseline(result):
+    import matplotlib.pyplot as plt
+
+    from labkit import _plot_concepts
+
+    ax = _plot_concepts.tcav_bars(result, class_name="red-lover")
+    heights = [patch.get_height() for patch in ax.patches]
+    assert len(heights) == len(result.rows) + 1  # a bar per (layer, concept) and the random baseline
+    assert heights[0] == pytest.approx(result.row("gap", "red").mean)
+    assert heights[-1] == pytest.approx(result.rows[0].random_mean)
+    marks = [t.get_text() for t in ax.texts]
+    assert marks == ["*" if r.significant else "n.s." for r in result.rows]
+    assert "red-lover" in ax.get_title()
+    plt.close(ax.figure)
+
+
+def test_a_dead_layer_gives_a_clear_error(sets):
+    red, random = sets
+    x = inputs = keras.Input((SIZE, SIZE, 3))
+    x = layers.Conv2D(2, 3, activation="relu", name="dead", kernel_initializer="zeros",
+                      bias_initializer=keras.initializers.Constant(-1.0))(x)  # relu(-1) = 0 everywhere
+    x = layers.GlobalAveragePooling2D()(x)
+    model = keras.Model(inputs, layers.Dense(2)(x))
+    with pytest.raises(ValueError, match="no direction between 'concept' and 'random' at layer 'dead'"):
+        fit_cav(model, "dead", red[:6], random[:6])

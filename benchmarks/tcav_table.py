@@ -1,0 +1,231 @@
+"""Concepts and distillation measured on the shipped zoo models: the lecture's stories in numbers.
+
+    python -m benchmarks.tcav_table            # writes benchmarks/results/tcav.md
+    python -m benchmarks.tcav_table --quick    # fewer CAVs and rows, writes tcav_quick.md
+
+1. TCAV (Kim et al. 2018) for the ``fire_engines`` model (trained on
+   Melbourne: red fire engines) and the fire_engine class, at conv3, conv4
+   and gap, for colour, texture and weather concepts and a "random" concept
+   (a calibration check); a second seed for stability; and a diagnostic of
+   what the concept sets contain besides their concept (red pixels, and how
+   far each concept's direction at gap agrees with red's).
+2. TCAV for the ``tanks`` model (the urban legend) and the tank class.
+3. The bank-loan model: surrogate trees of growing depth (fidelity on held-out
+   applicants), the depth-3 tree, a linear surrogate, approval rates by sex
+   and race (raw and at matched merit), permutation importance, the
+   counterfactual flip test, and SHAP and LIME for one declined applicant.
+4. Knowledge distillation (Hinton et al. 2015) of the ``digits`` model into a
+   4x smaller student, soft targets against hard labels.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+import numpy as np
+
+RESULTS = Path(__file__).resolve().parent / "results"
+FIRE_CONCEPTS = ("red", "yellow", "dots", "stripes", "checker", "cloudy", "random")
+TANK_CONCEPTS = ("cloudy", "sunny", "grass", "dots", "random")
+LAYERS = ("conv3", "conv4", "gap")
+
+
+def _red_share(images: np.ndarray) -> float:
+    """Share of clearly red pixels (R > 0.6, G and B < 0.35)."""
+    r, g, b = images[..., 0], images[..., 1], images[..., 2]
+    return float(np.mean((r > 0.6) & (g < 0.35) & (b < 0.35)))
+
+
+def concept_diagnostics(model, concepts, n: int) -> str:
+    """What each concept set holds besides its concept: red pixels, and its gap direction vs red's."""
+    from labkit import datasets
+    from labkit.layers import activations
+
+    random = np.concatenate([datasets.concept_images("random", n, seed=s) for s in (901, 902)])
+    base = activations(model, random, "gap").mean(axis=0)
+    weights, _ = model.get_layer("logits").get_weights()
+    margin = weights[:, 1] - weights[:, 0]  # d(h_fire - h_other) / d gap
+    directions, lines = {}, ["| concept set | red pixels | cos(concept - random, red - random) at gap | "
+                             "(concept - random) . (w_fire - w_other) |", "|---|---|---|---|"]
+    for concept in concepts:
+        images = datasets.concept_images(concept, n, seed=900)
+        directions[concept] = activations(model, images, "gap").mean(axis=0) - base
+    for concept in concepts:
+        d, red = directions[concept], directions["red"]
+        cos = float(d @ red / np.linalg.norm(d) / np.linalg.norm(red))
+        images = datasets.concept_images(concept, n, seed=900)
+        lines.append(f"| {concept} | {_red_share(images):.3f} | {cos:+.2f} | {float(d @ margin):+.2f} |")
+    lines.append(f"| (random sets) | {_red_share(random):.3f} | | |")
+    return "\n".join(lines)
+
+
+def tcav_section(quick: bool) -> tuple[list[str], dict]:
+    from labkit import datasets, zoo
+    from labkit.tcav import tcav
+
+    n_random, n_concept = (6, 30) if quick else (20, 50)
+    out, timings = [], {}
+    fire = zoo.load("fire_engines")
+    data = datasets.toy_world("fire_engines", "melbourne", 300, seed=1)
+    engines = data.images[data.labels == 1]
+    for seed in (0,) if quick else (0, 1):
+        start = time.perf_counter()
+        result = tcav(fire, LAYERS, 1, FIRE_CONCEPTS, engines, n_random=n_random, n_concept=n_concept, seed=seed)
+        timings[f"fire_engines seed {seed}"] = time.perf_counter() - start
+        out += [f"### fire_engines model, class fire_engine, seed {seed}", "",
+                f"{len(engines)} Melbourne fire engines (toy_world seed 1); {n_random} CAVs per concept and "
+                f"{n_random} random CAVs per layer, {n_concept} images per set; alpha 0.05 after Bonferroni "
+                f"over {result.n_tests} tests. TCAV score = mean +- std over the CAVs; CAV accuracy = mean "
+                f"held-out accuracy of the concept's CAVs.", "", result.to_markdown(), ""]
+        print(out[-2], flush=True)
+    out += ["### What the concept sets hold besides their concept (fire_engines model)", "",
+            concept_diagnostics(fire, FIRE_CONCEPTS, n_concept), ""]
+    print(out[-2], flush=True)
+    tanks = zoo.load("tanks")
+    data = datasets.toy_world("tanks", "test", 300, seed=1)
+    tank_images = data.images[data.labels == 1]
+    start = time.perf_counter()
+    result = tcav(tanks, LAYERS, 1, TANK_CONCEPTS, tank_images, n_random=n_random, n_concept=n_concept, seed=0)
+    timings["tanks seed 0"] = time.perf_counter() - start
+    out += ["### tanks model, class tank, seed 0", "",
+            f"{len(tank_images)} tank photos from the independent-weather test split (toy_world seed 1).", "",
+            result.to_markdown(), ""]
+    print(out[-2], flush=True)
+    return out, timings
+
+
+def _rates_table(title: str, rows_by_source: dict) -> list[str]:
+    lines = [f"| {title} | " + " | ".join(f"{s} rate | {s} at matched merit" for s in rows_by_source) + " | n |",
+             "|---|" + "---|---|" * len(rows_by_source) + "---|"]
+    sources = list(rows_by_source.values())
+    for i, row in enumerate(sources[0]):
+        cells = " | ".join(f"{rows[i].rate:.3f} | {rows[i].matched_rate:.3f}" for rows in sources)
+        lines.append(f"| {row.group} | {cells} | {row.n} |")
+    return lines
+
+
+def loan_section(quick: bool) -> list[str]:
+    from labkit import datasets, distill, zoo
+
+    model = zoo.load("loan")
+    train = datasets.loan_table("train", 2000 if quick else 8000, seed=5)
+    test = datasets.loan_table("test", 1000 if quick else 4000, seed=1)
+    names = test.feature_names
+    common = dict(feature_names=names, class_names=("declined", "approved"), X_test=test.X, y_test=test.y)
+    out = ["## The bank-loan model", "",
+           f"Surrogates fitted to the model's decisions on {len(train)} training-distribution applicants "
+           f"(loan_table train, seed 5), measured on {len(test)} held-out applicants (test, seed 1).", "",
+           "| surrogate | fidelity (agreement with the model) | accuracy vs labels | leaves |", "|---|---|---|---|"]
+    trees = {}
+    for depth in (1, 2, 3, 4, 6, 9):
+        trees[depth] = distill.surrogate_tree(model, train.X, train.y, max_depth=depth, **common)
+        s = trees[depth]
+        out.append(f"| tree, depth {depth} | {s.fidelity:.3f} | {s.accuracy:.3f} | {s.tree.get_n_leaves()} |")
+    linear = distill.surrogate_linear(model, train.X, train.y, **common)
+    out.append(f"| logistic regression (C=0.1) | {linear.fidelity:.3f} | {linear.accuracy:.3f} | |")
+    out += ["", f"The model itself: accuracy {trees[3].model_accuracy:.3f} on the same held-out applicants.", ""]
+    tree = trees[3]
+    importance = sorted(zip(tree.tree.feature_importances_, names), reverse=True)[:4]
+    out += ["Depth-3 tree (features scaled as in `datasets.encode_loan`: education_num = (years - 10) / 2.6, "
+            "age = (years - 42) / 13, hours_per_week = (hours - 40) / 12; `sex=female` is 0 or 1):",
+            "", "```", tree.describe().rstrip(), "```", "",
+            "Its feature importances: " + ", ".join(f"{n} {v:.2f}" for v, n in importance), "",
+            "Linear surrogate, largest weights (log-odds of approval per unit):", "", "```",
+            "\n".join(linear.describe().splitlines()[:8]), "```", ""]
+    decisions = distill.predict_classes(model, test.X)
+    for column in ("sex", "race"):
+        out += _rates_table(column, {
+            "model": distill.group_rates(decisions, test.raw[column], merit=test.merit),
+            "historical labels": distill.group_rates(test.y, test.raw[column], merit=test.merit)})
+        out.append("")
+    importances = distill.permutation_importance(model, test.X, feature_names=names, n_repeats=5 if quick else 10)
+    out += ["Permutation importance (share of the model's decisions that change when a variable's columns are "
+            "shuffled; one-hot columns shuffled together): "
+            + ", ".join(f"{r.feature} {r.mean:.3f}" for r in importances), ""]
+    for column in ("sex=female", "race=white"):
+        f = distill.flip_test(model, test.X, column, feature_names=names)
+        out.append(f"Flip test `{column}`: {f.changed} of {f.n} decisions change ({f.changed / f.n:.1%}); "
+                   f"rows with {column}=1: {f.by_value[1]['gained']} gained, {f.by_value[1]['lost']} lost of "
+                   f"{f.by_value[1]['n']}; rows with 0: {f.by_value[0]['gained']} gained, "
+                   f"{f.by_value[0]['lost']} lost of {f.by_value[0]['n']}.")
+    out.append("")
+    out += local_explanations(model, test, train, decisions)
+    return out
+
+
+def local_explanations(model, test, train, decisions) -> list[str]:
+    """SHAP and LIME for the most qualified declined woman whom the flip test would approve as a man."""
+    from labkit import distill
+
+    names = test.feature_names
+    flipped = test.X.copy()
+    column = names.index("sex=female")
+    flipped[:, column] = 1 - flipped[:, column]
+    as_man = distill.predict_classes(model, flipped)
+    candidates = np.where((decisions == 0) & (test.raw["sex"] == "female") & (as_man == 1))[0]
+    i = int(candidates[np.argmax(test.merit[candidates])])
+    applicant = ", ".join(f"{k}={v}" for k, v in ((k, test.raw[k][i]) for k in test.raw))
+    out = [f"Local explanation for applicant {i} of the test table ({applicant}): declined, approved with "
+           f"sex flipped. Background: 100 training applicants.", ""]
+    for method in ("shap", "lime"):
+        start = time.perf_counter()
+        e = distill.explain_applicant(model, test.X[i], train.X[:100], feature_names=names, method=method)
+        seconds = time.perf_counter() - start
+        what = ("log-odds of approval" if method == "shap" else "probability of approval")
+        parts = ", ".join(f"{c.feature}: {c.contribution:+.2f}" for c in e.contributions[:6])
+        out.append(f"- {method.upper()} ({seconds:.1f} s): {what} {e.prediction:.2f} (base {e.base:.2f}); "
+                   f"top contributions: {parts}")
+    return out + [""]
+
+
+def distillation_section(quick: bool) -> list[str]:
+    from labkit import datasets, distill, zoo
+
+    teacher = zoo.load("digits")
+    train_all, test = datasets.digits("train"), datasets.digits("test")
+    teacher_accuracy = np.mean(distill.predict_classes(teacher, test.images) == test.labels)
+    out = ["## Knowledge distillation of the digits model", "",
+           f"Teacher `digits` ({teacher.count_params()} weights): test accuracy {teacher_accuracy:.3f}. Students: "
+           f"`zoo.build_cnn` with widths (8, 16, 16), trained 20 epochs on 500 training digits, on the "
+           f"teacher's soft targets (T = 4) or on the hard labels.", "",
+           "| seed | student | weights | test accuracy | agreement with teacher | seconds |", "|---|---|---|---|---|---|"]
+    for seed in (0,) if quick else (0, 1):
+        subset = train_all[np.random.default_rng(seed).permutation(len(train_all))[:500]]
+        for kind in ("soft targets", "hard labels"):
+            start = time.perf_counter()
+            student = distill.distill_cnn(teacher, subset.images, seed=seed, epochs=5 if quick else 20,
+                                          labels=None if kind == "soft targets" else subset.labels)
+            seconds = time.perf_counter() - start
+            accuracy = np.mean(distill.predict_classes(student, test.images) == test.labels)
+            out.append(f"| {seed} | {kind} | {student.count_params()} | {accuracy:.3f} | "
+                       f"{distill.agreement(teacher, student, test.images):.3f} | {seconds:.0f} |")
+            print(out[-1], flush=True)
+    return out + [""]
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks.tcav_table", description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="fewer CAVs and rows (smoke run)")
+    args = parser.parse_args(argv)
+    start = time.perf_counter()
+    lines = ["# Concepts and distillation on the zoo models", "",
+             f"Written by `python -m benchmarks.tcav_table{' --quick' if args.quick else ''}`.", "",
+             "## TCAV", ""]
+    tcav_lines, timings = tcav_section(args.quick)
+    lines += tcav_lines
+    lines += loan_section(args.quick)
+    print("\n".join(lines[-40:]), flush=True)
+    lines += distillation_section(args.quick)
+    lines += ["## Run times", "", *(f"- tcav {k}: {v:.0f} s" for k, v in timings.items()),
+              f"- total: {time.perf_counter() - start:.0f} s (on a shared 2-core CPU)", ""]
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    path = RESULTS / ("tcav_quick.md" if args.quick else "tcav.md")
+    path.write_text("\n".join(lines))
+    print(f"wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
