@@ -42,11 +42,11 @@ def build(weights: dict):
     return model
 
 
-def run_xplique(model, channels, steps):
+def run_xplique(model, channels, steps, warmup=False):
     from xplique.features_visualizations import Objective, optimize
 
     objective = Objective.channel(model, "conv4", list(channels))
-    images, _ = optimize(objective, nb_steps=steps, custom_shape=(64, 64))  # its defaults otherwise
+    images, _ = optimize(objective, nb_steps=steps, custom_shape=(64, 64), warmup_steps=warmup)  # defaults otherwise
     return np.asarray(images[-1], np.float32)
 
 
@@ -68,9 +68,15 @@ def run_tf_keras_vis(model, channels, steps):
 PEERS = {
     "xplique": (run_xplique, "optimize(Objective.channel), its defaults: FFT (decay 0.85), Adam 0.05, "
                              "standard transforms, custom_shape=(64, 64)"),
+    "xplique (warmup_steps=32)": (lambda m, c, s: run_xplique(m, c, s, warmup=32),
+                                  "as above plus its ReLU fix: 32 warm-up steps with ReLU gradients opened"),
     "tf-keras-vis": (run_tf_keras_vis, "ActivationMaximization, its defaults (Jitter 4, Rotate 1 deg, TV 1.0 + "
                                        "L1 0.3, RMSprop rho 0.999) with lr 1/255 for [0, 1] inputs (1.0 on 0..255)"),
 }
+
+
+def _file(name: str) -> str:
+    return "".join(ch if ch.isalnum() else "_" for ch in name)
 
 
 def versions() -> dict:
@@ -85,6 +91,7 @@ def versions() -> dict:
 
 def main(argv) -> int:
     weights_path, channels, steps, out_dir = argv[1], [int(c) for c in argv[2].split(",")], int(argv[3]), argv[4]
+    only = argv[5].split(",") if len(argv) > 5 else list(PEERS)  # e.g. "xplique" to run one
     report = {"versions": versions(), "peers": {}}
     try:
         model = build(dict(np.load(weights_path)))
@@ -94,15 +101,17 @@ def main(argv) -> int:
         print(json.dumps(report))
         return 0
     for name, (run, settings) in PEERS.items():
+        if name not in only:
+            continue
         entry = {"settings": settings}
         try:
             start = time.perf_counter()
             images = run(model, channels, steps)
             entry["first_seconds"] = time.perf_counter() - start
-            start = time.perf_counter()
+            start, cpu = time.perf_counter(), time.process_time()
             images = run(model, channels, steps)  # warm: tracing done
-            entry["seconds"] = time.perf_counter() - start
-            np.save(os.path.join(out_dir, f"{name}.npy"), images)
+            entry["seconds"], entry["cpu"] = time.perf_counter() - start, time.process_time() - cpu
+            np.save(os.path.join(out_dir, f"{_file(name)}.npy"), images)
             entry.update(ok=True, shape=list(images.shape), range=[float(images.min()), float(images.max())])
         except Exception as err:  # noqa: BLE001 - one peer failing must not stop the other
             entry.update(ok=False, error=f"{type(err).__name__}: {err}"[:600])

@@ -147,8 +147,12 @@ def _changed_inputs(before: Case, after_args: tuple, after_kwargs: dict) -> list
     """Names of the array arguments that the student's function changed in place."""
     pairs = [(f"argument {i + 1}", a, b) for i, (a, b) in enumerate(zip(before.args, after_args))]
     pairs += [(f"argument {k!r}", before.kwargs[k], after_kwargs[k]) for k in before.kwargs]
-    return [name for name, a, b in pairs
-            if isinstance(a, np.ndarray) and not np.array_equal(a, b, equal_nan=True)]
+    return [name for name, a, b in pairs if isinstance(a, np.ndarray) and not _same(a, b)]
+
+
+def _same(a: np.ndarray, b) -> bool:
+    """Equal arrays; NaN equals NaN for numbers (strings and objects compare plainly)."""
+    return np.array_equal(a, b, equal_nan=a.dtype.kind in "fc")
 
 
 def _weights(args: tuple, kwargs: dict) -> list:

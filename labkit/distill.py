@@ -1,13 +1,16 @@
 """Model distillation and the lecture's bank-loan questions.
 
 *Global surrogate* (the lecture's "Model Distillation: how can we explain a
-neural network with a simpler model?"): fit an interpretable model, here a
-shallow decision tree, to the network's *predictions* (not to the true
-labels), and report its *fidelity*, the share of held-out inputs on which
-tree and network agree. A faithful tree is a readable summary of what the
-network does, biases included (Craven & Shavlik, "Extracting tree-structured
-representations of trained networks", NIPS 1996; Molnar, "Interpretable
-Machine Learning", ch. "Global Surrogate").
+neural network with a simpler model?"): fit an intrinsically interpretable
+model, a shallow decision tree (:func:`surrogate_tree`) or a logistic
+regression (:func:`surrogate_linear`), to the network's *predictions* (not
+to the true labels), and report its *fidelity*, the share of held-out
+inputs on which surrogate and network agree. A faithful surrogate is a
+readable summary of what the network does, biases included (Craven &
+Shavlik, "Extracting tree-structured representations of trained networks",
+NIPS 1996; Molnar, "Interpretable Machine Learning", ch. "Global
+Surrogate"). The price of readability shows in the fidelity: a decision
+that weighs many features at once needs a deep tree.
 
 The bank-loan questions (the lecture's local vs global slide):
 
@@ -27,6 +30,7 @@ trains a smaller student CNN on the teacher's softened outputs.
 from __future__ import annotations
 
 import numbers
+import warnings
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -152,7 +156,8 @@ class Surrogate:
     def describe(self) -> str:
         """The tree as indented rules, or the linear weights, largest first, as text."""
         if isinstance(self.estimator, DecisionTreeClassifier):
-            return export_text(self.estimator, feature_names=list(self.feature_names), class_names=list(self.class_names))
+            return export_text(self.estimator, feature_names=list(self.feature_names),
+                               class_names=list(self.class_names))
         weights = self.estimator.coef_[0]
         order = np.argsort(-np.abs(weights))
         lines = [f"{self.feature_names[i]:>32s} {weights[i]:+.2f}" for i in order]
@@ -528,7 +533,8 @@ def flip_test(model, X, column, *, feature_names: Sequence[str] | None = None, b
     j = _column_index(column, names)
     values = X[:, j]
     if not np.isin(values, (0, 1)).all():
-        raise ValueError(f"column {names[j]!r} must hold only 0 and 1 to be flipped, got values {np.unique(values)[:5]}")
+        raise ValueError(f"column {names[j]!r} must hold only 0 and 1 to be flipped, "
+                         f"got values {np.unique(values)[:5]}")
     flipped = X.copy()
     flipped[:, j] = 1 - values
     before, after = (predict_classes(model, np.concatenate([X, flipped]), batch_size=batch_size)
@@ -604,7 +610,9 @@ def _probability_function(model, batch_size: int) -> Callable:
 
 
 def _shap(model, row, background, names, target, n_samples, seed, batch_size) -> Explanation:
-    import shap
+    with warnings.catch_warnings():  # shap 0.51's colour maps use matplotlib calls due for deprecation
+        warnings.simplefilter("ignore", PendingDeprecationWarning)
+        import shap
 
     f = _log_odds_function(model, target, batch_size)
     explainer = shap.KernelExplainer(f, background, seed=seed)

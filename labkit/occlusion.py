@@ -20,14 +20,13 @@ number of windows covering each pixel.
 
 from __future__ import annotations
 
-import numbers
 
 import keras
 import numpy as np
 import tensorflow as tf
 
 from labkit._checks import as_images, as_targets, check_choice, check_positive_int
-from labkit.layers import feature_model
+from labkit.layers import feature_model, predict_batched
 
 __all__ = ["occlusion"]
 
@@ -100,14 +99,18 @@ def _score(logits: tf.Tensor, targets: tf.Tensor, output: str) -> tf.Tensor:
     return tf.gather(values, targets, axis=1, batch_dims=1)
 
 
-def _occlusion_function(logits_model: keras.Model, output: str):
-    """tf.function(images, targets, rows, cols, fill, batch_size) -> maps (N, H, W)."""
+def _clean_scores(logits_model: keras.Model, batch: np.ndarray, targets: np.ndarray, output: str,
+                  batch_size: int) -> tuple[np.ndarray, tf.Tensor]:
+    """The targets with -1 replaced by the predicted class, and the unoccluded images' scores (N,)."""
+    logits = predict_batched(logits_model, batch, batch_size=batch_size)[-1]  # (N, classes)
+    targets = np.where(targets >= 0, targets, logits.argmax(axis=1)).astype(np.int32)
+    return targets, _score(tf.constant(logits), targets, output)
 
-    def run(images, targets, rows, cols, fill, batch_size):
-        logits = tf.nest.flatten(logits_model(images, training=False))[-1]  # (N, classes)
-        predicted = tf.argmax(logits, axis=-1, output_type=tf.int32)
-        targets = tf.where(targets < 0, predicted, targets)
-        clean = _score(logits, targets, output)  # (N,)
+
+def _occlusion_function(logits_model: keras.Model, output: str):
+    """tf.function(images, targets, clean, rows, cols, fill, batch_size) -> maps (N, H, W)."""
+
+    def run(images, targets, clean, rows, cols, fill, batch_size):
         n_cols = tf.shape(cols)[0]
         n_windows = tf.shape(rows)[0] * n_cols
         total = tf.shape(images)[0] * n_windows
@@ -129,7 +132,7 @@ def _occlusion_function(logits_model: keras.Model, output: str):
     height, width, channels = logits_model.inputs[0].shape[1:]
     spec = tf.TensorSpec
     signature = [spec((None, height, width, channels), tf.float32), spec((None,), tf.int32),
-                 spec((None, height), tf.float32), spec((None, width), tf.float32),
+                 spec((None,), tf.float32), spec((None, height), tf.float32), spec((None, width), tf.float32),
                  spec((channels,), tf.float32), spec((), tf.int32)]
     return tf.function(run, input_signature=signature)
 
@@ -197,7 +200,7 @@ def occlusion(model: keras.Model, images, target=None, *, patch: int | tuple[int
     patch, stride = _check_windows(batch.shape[1:3], patch, stride)
     rows = _window_table(batch.shape[1], patch[0], stride[0])  # (P_r, H)
     cols = _window_table(batch.shape[2], patch[1], stride[1])  # (P_c, W)
+    targets, clean = _clean_scores(logits_model, batch, targets, output, batch_size)
     function = _compiled(logits_model, output)
-    maps = function(batch, targets.astype(np.int32), rows, cols, _fill_values(fill, batch.shape[3]), batch_size)
-    maps = maps.numpy()
+    maps = function(batch, targets, clean, rows, cols, _fill_values(fill, batch.shape[3]), batch_size).numpy()
     return maps[0] if single else maps

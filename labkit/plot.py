@@ -10,8 +10,8 @@ Sections (add new plots to their section, or start a new one):
 - figures: :func:`close`
 - images: :func:`image`
 - feature attribution: :func:`heatmap`, :func:`attribution_grid`, :func:`curves`
-- feature visualization: (to come)
-- concepts, TCAV: (to come)
+- feature visualization, concepts and TCAV: written in ``_plot_featureviz.py``
+  and ``_plot_concepts.py`` and re-exported here (end of this file)
 """
 
 from __future__ import annotations

@@ -359,6 +359,15 @@ def directional_derivatives(
 ) -> np.ndarray:
     """S_{C,k,l}(x) = grad h_k(f_l(x)) . v_C^l for every image (the lecture's step e).
 
+    Step e: "compute the gradients of the class with respect to the hidden
+    feature activations for images from the class, and their similarity with
+    v_C^l". The paper makes the similarity precise as this dot product, a
+    directional derivative: how fast the class score h_k changes when the
+    activations f_l(x) move along the CAV. The gradients of all images come
+    from one batched GradientTape pass inside a ``tf.function`` (the score of
+    image i depends only on image i, so the gradient of the batch's sum is
+    every image's own gradient); no Python loop over images.
+
     Parameters
     ----------
     model : keras.Model
@@ -373,7 +382,10 @@ def directional_derivatives(
         softmax-weighted other logits, whose gradient has the sign of
         d log p_k, as in the authors' code (for two classes: h_k - h_other).
         "logit": the raw class logit, literally as in the paper's formula;
-        it also moves with directions the softmax ignores.
+        it also moves with directions the softmax ignores (in the zoo's
+        two-class models W_1 + W_0, which no training step changes, is
+        almost as long as W_1 - W_0: the raw logit keeps the random
+        initialisation's preferences).
     batch_size : int
 
     Returns

@@ -327,6 +327,20 @@ def test_cam_and_grad_cam_inside_a_nested_model():
     assert grad_cam(model, x, layer="inner_first").shape == (3, 12, 12)
 
 
+def test_cam_looks_through_dropout_and_a_softmax_layer():
+    keras.utils.set_random_seed(6)
+    inputs = keras.Input((10, 10, 3))
+    maps = layers.Conv2D(4, 3, padding="same", activation="relu", name="maps")(inputs)
+    pooled = layers.Dropout(0.5)(layers.GlobalAveragePooling2D()(maps))
+    model = keras.Model(inputs, layers.Softmax()(layers.Dense(3, name="dense")(pooled)))
+    x = np.random.default_rng(7).uniform(0, 1, (2, 10, 10, 3)).astype("float32")
+    features = keras.Model(inputs, maps).predict(x, verbose=0)
+    with pytest.warns(UserWarning, match="softmax"):
+        got = cam.cam(model, x, target=0)
+    expected = np.einsum("nhwk,k->nhw", features, model.get_layer("dense").kernel.numpy()[:, 0])
+    np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-6)
+
+
 def test_upsample_resizes_bilinearly_to_the_input(shapes, shapes_images):
     small = grad_cam(shapes, shapes_images)
     big = grad_cam(shapes, shapes_images, upsample=True)

@@ -269,3 +269,13 @@ def test_saliency_from_gradients_accepts_correct_answers():
     assert checks.check_saliency_from_gradients(lambda g: np.abs(g).max(axis=-1)).passed
     assert checks.check_saliency_from_gradients(lambda g: np.max(np.abs(g), axis=3)).passed
     assert checks.check_saliency_from_gradients(lambda g: np.maximum(g.max(-1), -g.min(-1))).passed
+
+
+def test_string_array_arguments_are_compared_for_changes():
+    from labkit import checks
+
+    def count(groups):
+        return np.array([np.sum(groups == "a")], dtype=float)
+
+    result = checks.check_function(count, count, [Case(args=(np.array(["a", "b", "a"]),))], name="count")
+    assert result.passed

@@ -28,23 +28,39 @@ def window_starts(size, patch, stride):
 
 def occlusion_map(model, image, target, patch, stride, *, fill=0.0, use_logits=False, edge=True,
                   mean=True, sign=1.0):
-    """The model answer, with switches for the typical mistakes."""
-    def score(x):
-        logits = model(x[None])[0]
-        return float((logits if use_logits else tf.nn.softmax(logits))[target])
-
+    """The model answer (all occluded copies in one batch), with switches for the typical mistakes."""
     height, width = image.shape[:2]
-    clean = score(image)
-    total, count = np.zeros((height, width)), np.zeros((height, width))
     starts = window_starts if edge else (lambda size, p, s: list(range(0, size - p + 1, s)))
-    for y in starts(height, patch, stride):
-        for x in starts(width, patch, stride):
-            occluded = image.copy()
-            occluded[y:y + patch, x:x + patch] = fill
-            total[y:y + patch, x:x + patch] += sign * (clean - score(occluded))
-            count[y:y + patch, x:x + patch] += 1
+    windows = [(y, x) for y in starts(height, patch, stride) for x in starts(width, patch, stride)]
+    copies = [image]
+    for y, x in windows:
+        occluded = image.copy()
+        occluded[y:y + patch, x:x + patch] = fill
+        copies.append(occluded)
+    logits = model(np.stack(copies))
+    scores = (logits if use_logits else tf.nn.softmax(logits)).numpy()[:, target]
+    total, count = np.zeros((height, width)), np.zeros((height, width))
+    for drop, (y, x) in zip(sign * (scores[0] - scores[1:]), windows):
+        total[y:y + patch, x:x + patch] += drop
+        count[y:y + patch, x:x + patch] += 1
     with np.errstate(invalid="ignore", divide="ignore"):      # edge=False leaves pixels uncovered: 0/0
         return total / count if mean else total
+
+
+def occlusion_loop(model, image, target, patch, stride):
+    """The simplest loop a student may write: one model call per window."""
+    def p(x):
+        return float(tf.nn.softmax(model(x[None]))[0, target])
+
+    height, width = image.shape[:2]
+    clean, total, count = p(image), np.zeros((height, width)), np.zeros((height, width))
+    for y in window_starts(height, patch, stride):
+        for x in window_starts(width, patch, stride):
+            occluded = image.copy()
+            occluded[y:y + patch, x:x + patch] = 0.0
+            total[y:y + patch, x:x + patch] += clean - p(occluded)
+            count[y:y + patch, x:x + patch] += 1
+    return total / count
 
 
 def cam_from_weights(feature_maps, dense_weights, target):
@@ -84,6 +100,10 @@ def test_model_answers_pass_the_visible_and_hidden_checks(check, answer):
 def test_not_implemented_is_not_attempted(check):
     with pytest.raises(CheckFailed, match="not attempted yet"):
         check(not_attempted)
+
+
+def test_a_plain_loop_with_one_model_call_per_window_passes_too():
+    assert checks.check_occlusion_map(occlusion_loop).passed
 
 
 def test_checks_are_exported_by_labkit_checks():

@@ -175,7 +175,8 @@ def test_student_learns_the_teacher_on_tiny_data():
     x = inputs = keras.Input((16, 16, 3))
     x = keras.layers.GlobalAveragePooling2D()(x)
     teacher = keras.Model(inputs, keras.layers.Dense(2)(x))  # decides on the mean colour
-    teacher.layers[-1].set_weights([np.array([[8.0, -8.0], [-8.0, 8.0], [0.0, 0.0]], "float32"), np.zeros(2, "float32")])
+    kernel = np.array([[8.0, -8.0], [-8.0, 8.0], [0.0, 0.0]], "float32")  # red -> class 0, green -> class 1
+    teacher.layers[-1].set_weights([kernel, np.zeros(2, "float32")])
     rng = np.random.default_rng(1)
     images = np.clip(rng.uniform(0, 1, (256, 1, 1, 3)) + rng.normal(0, 0.05, (256, 16, 16, 3)), 0, 1).astype("float32")
     student = distill.distill_cnn(teacher, images[:192], widths=(4,), epochs=20, learning_rate=1e-2, batch_size=32)

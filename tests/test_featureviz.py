@@ -268,14 +268,16 @@ def test_softmax_model_class_objective_uses_logits():
     x = inputs = keras.Input((16, 16, 3))
     x = layers.Conv2D(4, 3, activation="relu", name="conv")(x)
     x = layers.GlobalAveragePooling2D(name="gap")(x)
+    x = layers.Dense(5, activation="relu", name="hidden")(x)
     model = keras.Model(inputs, layers.Dense(3, activation="softmax", name="probs")(x))
+    objectives = [fv.class_logit(2), ("hidden", 4)]  # a Dense ReLU unit: read through the redirected ReLU
     with pytest.warns(UserWarning, match="pre-softmax logits"):
-        result = fv.visualize(model, fv.class_logit(2), steps=3, transforms=(), progress=False)
+        result = fv.visualize(model, objectives, steps=3, transforms=(), progress=False)
     with pytest.warns(UserWarning):
-        again = fv.visualize(model, ("logits", 2), steps=4, transforms=(), progress=False)  # no layer "logits"
-    features = activations(model, result.images, "gap")
+        again = fv.visualize(model, [("logits", 2), ("hidden", 4)], steps=4, transforms=(), progress=False)
+    hidden = activations(model, result.images, "hidden")
     kernel, bias = model.get_layer("probs").get_weights()
-    np.testing.assert_allclose(again.trace[3], (features @ kernel + bias)[:, 2], rtol=1e-4)
+    np.testing.assert_allclose(again.trace[3], [(hidden @ kernel + bias)[0, 2], hidden[1, 4]], rtol=1e-4, atol=1e-6)
 
 
 def test_objective_inside_a_nested_model():
@@ -451,7 +453,10 @@ def test_pca_embedding_matches_numpy_svd(shapes, toy):
 
 
 def knn_accuracy(xy, labels, k=5):
-    distance = ((xy[:, None] - xy[None]) ** 2).sum(-1)
+    """Share of points whose k nearest neighbours (majority) have their label."""
+    xy = np.asarray(xy, np.float64)
+    squared = (xy**2).sum(axis=1)
+    distance = squared[:, None] + squared[None] - 2 * xy @ xy.T
     np.fill_diagonal(distance, np.inf)
     neighbours = np.argsort(distance, axis=1)[:, :k]
     votes = np.array([np.bincount(labels[n], minlength=labels.max() + 1).argmax() for n in neighbours])
