@@ -244,6 +244,9 @@ def test_occlusion_default_stride_and_per_channel_fill(shapes, shapes_images):
     np.testing.assert_allclose(occlude(shapes, image, patch=16), occlude(shapes, image, patch=16, stride=8))
     np.testing.assert_allclose(occlude(shapes, image, patch=16, fill=(0.2, 0.2, 0.2)),
                                occlude(shapes, image, patch=16, fill=0.2), rtol=1e-6)
+    images = shapes_images[:3]
+    each = np.stack([occlude(shapes, x, patch=16, fill=tuple(x.mean(axis=(0, 1)))) for x in images])
+    np.testing.assert_allclose(occlude(shapes, images, patch=16, fill="mean"), each, rtol=1e-4, atol=1e-6)
 
 
 # --- CAM family -------------------------------------------------------------------------------
@@ -362,8 +365,10 @@ def test_occlusion_bad_windows(shapes, shapes_images):
         occlude(shapes, shapes_images, patch=4, stride=8)
     with pytest.raises(TypeError, match="patch must be a positive int"):
         occlude(shapes, shapes_images, patch=2.5)
-    with pytest.raises(ValueError, match="fill must be a number or 3 numbers"):
+    with pytest.raises(ValueError, match="fill must be a number, 3 numbers"):
         occlude(shapes, shapes_images, fill=(0.0, 1.0))
+    with pytest.raises(ValueError, match='or "mean"'):
+        occlude(shapes, shapes_images, fill="grey")
     with pytest.raises(ValueError, match="output must be one of"):
         occlude(shapes, shapes_images, output="prob")
 

@@ -30,6 +30,7 @@ class Method:
 METHODS = [
     Method("occlusion", occlusion.occlusion, {"patch": 16, "stride": 8}),
     Method("occlusion_logit", occlusion.occlusion, {"patch": 16, "output": "logit", "fill": 0.5}),
+    Method("occlusion_mean_fill", occlusion.occlusion, {"patch": 16, "fill": "mean"}),
     Method("saliency", gradients.saliency),
     Method("smoothgrad", gradients.smoothgrad, {"n": 4, "seed": 1}),
     Method("smoothgrad_square", gradients.smoothgrad, {"n": 4, "magnitude": "square"}),
