@@ -39,33 +39,56 @@ def _red_share(images: np.ndarray) -> float:
 
 
 def concept_diagnostics(model, concepts, n: int, reference: str, *, red_pixels: bool = False) -> str:
-    """What each concept set holds besides its concept.
+    """What each concept set holds besides its concept, and what the model itself says about it.
 
-    At gap: the direction from the random images' mean activations to the
-    concept set's, compared with the reference concept's direction (cosine)
-    and with the class margin's gradient w_class - w_other (dot product: the
-    sign is what a mean-difference CAV's TCAV score at gap would be).
+    Columns: the share of red pixels (fire engines); at gap, the cosine
+    between the concept's mean-activation shift from the random images and
+    the reference concept's; and the model's class margin (logit_class -
+    logit_other) on the concept images minus on random images.
     """
     from labkit import datasets
     from labkit.layers import activations
 
     random = np.concatenate([datasets.concept_images("random", n, seed=s) for s in (901, 902)])
-    base = activations(model, random, "gap").mean(axis=0)
-    weights, _ = model.get_layer("logits").get_weights()
-    margin = weights[:, 1] - weights[:, 0]  # d(h_class - h_other) / d gap
+    gap_random, logits_random = activations(model, random, ["gap", "logits"])
     sets = {concept: datasets.concept_images(concept, n, seed=900) for concept in concepts}
-    directions = {c: activations(model, images, "gap").mean(axis=0) - base for c, images in sets.items()}
+    shifts, margins = {}, {}
+    for concept, images in sets.items():
+        gap, logits = activations(model, images, ["gap", "logits"])
+        shifts[concept] = gap.mean(axis=0) - gap_random.mean(axis=0)  # (64,)
+        margin, margin_random = logits[:, 1] - logits[:, 0], logits_random[:, 1] - logits_random[:, 0]
+        margins[concept] = float(margin.mean() - margin_random.mean())
     red = "red pixels | " if red_pixels else ""
-    lines = [f"| concept set | {red}cos(concept - random, {reference} - random) at gap | "
-             f"(concept - random) . (w_class - w_other) at gap |", "|---|---|---|" + ("---|" if red_pixels else "")]
-    for concept, d in directions.items():
-        ref = directions[reference]
+    lines = [f"| concept set | {red}cos(shift, {reference}'s shift) at gap | class margin: concept set - random |",
+             "|---|---|---|" + ("---|" if red_pixels else "")]
+    for concept, d in shifts.items():
+        ref = shifts[reference]
         cos = float(d @ ref / np.linalg.norm(d) / np.linalg.norm(ref))
         share = f"{_red_share(sets[concept]):.3f} | " if red_pixels else ""
-        lines.append(f"| {concept} | {share}{cos:+.2f} | {float(d @ margin):+.2f} |")
+        lines.append(f"| {concept} | {share}{cos:+.2f} | {margins[concept]:+.2f} |")
     if red_pixels:
         lines.append(f"| (random sets) | {_red_share(random):.3f} | | |")
     return "\n".join(lines)
+
+
+FIRE_NOTE = (
+    "Reading the fire-engine tables: \"random\" is the calibration check (a concept that is no concept). "
+    "Where only linear maps follow the layer (conv4, gap: global average pooling and the dense logits) the "
+    "gradient is the same for every image, so each CAV scores exactly 0 or 1 and the test asks how consistently "
+    "the CAVs point one way. TCAV measures the direction concept minus random, with everything else the concept "
+    "images have more or less of: the sky-only \"cloudy\" images hold none of the red or orange objects the "
+    "random sets sometimes show (their shift at gap points away from red's), and the texture sets, whole images "
+    "in random colours, hold more red pixels than the random sets (their shift points along red's). Shift = mean "
+    "gap activations of the concept set minus those of random images; class margin = logit_fire_engine - "
+    "logit_other_vehicle, averaged.")
+TANK_NOTE = (
+    "Reading the tank tables: the model's margin (logit_tank - logit_no_tank) is far higher on cloudy skies than "
+    "on sunny ones, the shortcut it learned. Against the random sets (objects on sunny, cloudy, grass or noise "
+    "backgrounds) the picture at gap is subtler: the cloudy CAVs point towards tank although the model rates "
+    "cloudy-sky images slightly *less* tank-like than random images, and the dots CAVs point away from tank "
+    "although it rates dots images as very tank-like. A CAV is the direction that best *separates* the two sets "
+    "(a logistic regression), not their mean difference; the two can disagree, and both depend on what the "
+    "random sets contain.")
 
 
 def tcav_section(quick: bool) -> tuple[list[str], dict]:
@@ -88,8 +111,8 @@ def tcav_section(quick: bool) -> tuple[list[str], dict]:
                 f"held-out accuracy of the concept's CAVs.", "", result.to_markdown(), ""]
         print(out[-2], flush=True)
     out += ["### What the concept sets hold besides their concept (fire_engines model)", "",
-            concept_diagnostics(fire, FIRE_CONCEPTS, n_concept, "red", red_pixels=True), ""]
-    print(out[-2], flush=True)
+            concept_diagnostics(fire, FIRE_CONCEPTS, n_concept, "red", red_pixels=True), "", FIRE_NOTE, ""]
+    print("\n".join(out[-4:]), flush=True)
     tanks = zoo.load("tanks")
     data = datasets.toy_world("tanks", "test", 300, seed=1)
     tank_images = data.images[data.labels == 1]
@@ -99,8 +122,8 @@ def tcav_section(quick: bool) -> tuple[list[str], dict]:
     out += ["### tanks model, class tank, seed 0", "",
             f"{len(tank_images)} tank photos from the independent-weather test split (toy_world seed 1).", "",
             result.to_markdown(), "", "What the concept sets hold besides their concept (tanks model):", "",
-            concept_diagnostics(tanks, TANK_CONCEPTS, n_concept, "cloudy"), ""]
-    print("\n".join(out[-7:]), flush=True)
+            concept_diagnostics(tanks, TANK_CONCEPTS, n_concept, "cloudy"), "", TANK_NOTE, ""]
+    print("\n".join(out[-9:]), flush=True)
     return out, timings
 
 
