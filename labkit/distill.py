@@ -615,8 +615,13 @@ def _shap(model, row, background, names, target, n_samples, seed, batch_size) ->
         import shap
 
     f = _log_odds_function(model, target, batch_size)
-    explainer = shap.KernelExplainer(f, background, seed=seed)
-    values = np.asarray(explainer.shap_values(row[None], nsamples=n_samples, silent=True)).reshape(-1)  # (D,)
+    explainer = shap.KernelExplainer(f, background)
+    state = np.random.get_state()  # KernelExplainer samples coalitions with numpy's global generator
+    np.random.seed(seed)
+    try:
+        values = np.asarray(explainer.shap_values(row[None], nsamples=n_samples, silent=True)).reshape(-1)  # (D,)
+    finally:
+        np.random.set_state(state)
     contributions = [Contribution(n, float(v), float(c)) for n, v, c in zip(names, row, values)]
     return Explanation("shap", target, float(explainer.expected_value), float(f(row[None])[0]),
                        tuple(sorted(contributions, key=lambda c: -abs(c.contribution))))
@@ -654,7 +659,8 @@ def explain_applicant(
     SHAP (Lundberg & Lee 2017) with ``shap.KernelExplainer``: Shapley values
     of the log-odds of ``target``, relative to the average over
     ``background``; they add up exactly to the applicant's log-odds minus
-    the background's mean. LIME (Ribeiro et al. 2016) with
+    the background's mean. (With many features, KernelExplainer's default
+    keeps the 10 largest and gives the others 0.) LIME (Ribeiro et al. 2016) with
     ``lime.lime_tabular``: a weighted linear model fitted to perturbed
     copies of the row, on readable conditions like "education_num <= -0.38".
     Both call the model on large batches (``batch_size`` rows per pass).

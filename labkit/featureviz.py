@@ -39,7 +39,7 @@ from __future__ import annotations
 
 import numbers
 import weakref
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -377,7 +377,9 @@ def _resolve_objectives(model: keras.Model, objectives: list[Objective], input_s
     for target, output in zip(unique, outputs):
         shape, name = tuple(output.shape[1:]), getattr(target, "name", "logits")  # log_softmax: logits
         if len(shape) not in (1, 3):
-            raise ValueError(f"layer {name!r} has output shape {tuple(output.shape)}; objectives need (N, h, w, K) or (N, K)")
+            raise ValueError(
+                f"layer {name!r} has output shape {tuple(output.shape)}; objectives need (N, h, w, K) or (N, K)"
+            )
         rows = [
             _unit_weights(o, shape, name) if _target_key(t) == _target_key(target) else np.zeros(shape, np.float32)
             for o, t in zip(objectives, targets)
@@ -830,7 +832,9 @@ def _grow(field: tuple, layer, n: tuple) -> tuple:
     return (size + (kernel - 1) * jump, jump * stride, start), n
 
 
-def receptive_field(model: keras.Model, layer: LayerRef, *, input_size: tuple[int, int] | None = None) -> ReceptiveField:
+def receptive_field(
+    model: keras.Model, layer: LayerRef, *, input_size: tuple[int, int] | None = None
+) -> ReceptiveField:
     """Receptive field of the units of ``layer``, for a plain chain of conv/pool layers.
 
     Walks the layers from the input: a conv or pool with kernel ``k``,
@@ -883,7 +887,9 @@ def receptive_field(model: keras.Model, layer: LayerRef, *, input_size: tuple[in
             n = (n[0] + top + bottom, n[1] + left + right) if None not in n else n
         if current is target:
             size, jump, start = field
-            return ReceptiveField(tuple(int(v) for v in size), tuple(int(v) for v in jump), tuple(float(v) for v in start))
+            return ReceptiveField(
+                tuple(int(v) for v in size), tuple(int(v) for v in jump), tuple(float(v) for v in start)
+            )
         previous, fresh = current, False
     raise ValueError(f"layer {target.name!r} is not on a simple path from the input")
 
@@ -901,7 +907,8 @@ class TopExamples(NamedTuple):
 def _channel_maps(fmodel: keras.Model, batch: np.ndarray, index: int, batch_size: int) -> np.ndarray:
     """One channel of a layer for many images, in compiled chunks: (N, h, w) or (N,)."""
     run = tf.function(lambda x: tf.nest.flatten(fmodel(x, training=False))[0][..., index])
-    return np.concatenate([run(tf.constant(batch[i : i + batch_size])).numpy() for i in range(0, len(batch), batch_size)])
+    chunks = [run(tf.constant(batch[i : i + batch_size])) for i in range(0, len(batch), batch_size)]  # per chunk
+    return np.concatenate([chunk.numpy() for chunk in chunks])
 
 
 def _crops(batch: np.ndarray, centres: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
