@@ -453,9 +453,13 @@ _LOANS: dict = {}
 
 
 def _loan_rule(data) -> np.ndarray:
-    """A stand-in 'network': a deterministic decision with the planted bias, unlike the noisy labels."""
+    """A stand-in 'network': a stricter, deterministic decision with the planted bias, unlike the noisy labels.
+
+    Stricter than the historical decisions (threshold 1.0 on the log-odds), so
+    a tree fitted to the labels splits in the wrong places and is caught.
+    """
     female = data.raw["sex"] == "female"
-    return (data.merit - 1.6 * female + 0.3 * np.sin(3 * data.X[:, 0]) > 0.2).astype(np.int64)
+    return (data.merit - 1.6 * female + 0.3 * np.sin(3 * data.X[:, 0]) > 1.0).astype(np.int64)
 
 
 def _loans(seed: int, n: int, split: str):

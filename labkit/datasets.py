@@ -635,9 +635,10 @@ def loan_table(split: str = "train", n: int = 4000, *, seed: int = 0) -> LoanDat
     occupation = np.array(OCCUPATIONS)[rng.integers(0, len(OCCUPATIONS), n)]
     marital = np.array(MARITAL)[rng.choice(3, n, p=[0.5, 0.35, 0.15])]
     race = np.array(RACES)[rng.choice(5, n, p=[0.7, 0.12, 0.08, 0.04, 0.06])]
-    merit = (0.45 * (education - 10) + 0.06 * (hours - 40) + 0.05 * (age - 40)
-             - 0.002 * (age - 40) ** 2 + np.vectorize(_OCCUPATION_EFFECT.get)(occupation)
-             + 0.6 * (marital == "married") + 0.35 * np.log1p(gain) / 2 + 0.6)
+    # education dominates, as in the bank's old rule book; the rest adjusts at the margin
+    merit = (0.9 * (education - 10) + 0.03 * (hours - 40) + 0.02 * (age - 40)
+             - 0.001 * (age - 40) ** 2 + 0.4 * np.vectorize(_OCCUPATION_EFFECT.get)(occupation)
+             + 0.3 * (marital == "married") + 0.125 * np.log1p(gain) + 0.6)
     logit = merit - LOAN_BIAS * female
     y = (rng.random(n) < 1 / (1 + np.exp(-logit))).astype(np.int64)
     raw = {"age": age, "education_num": education, "hours_per_week": hours,

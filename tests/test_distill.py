@@ -234,9 +234,11 @@ def test_the_loan_model_is_biased_against_women_not_by_race(loan):
     tree = distill.surrogate_tree(model, data.X, data.y, max_depth=3, feature_names=names)
     ranked = [names[i] for i in np.argsort(-tree.tree.feature_importances_)]
     assert "sex=female" in ranked[:2]  # the tree exposes the planted bias
+    assert tree.fidelity >= 0.9  # and a depth-3 tree is faithful enough to be believed
     linear = distill.surrogate_linear(model, data.X, data.y, feature_names=names)
     assert linear.fidelity >= 0.9
-    assert names[int(np.argmax(np.abs(linear.estimator.coef_[0])))] == "sex=female"
+    weights = np.abs(linear.estimator.coef_[0])
+    assert "sex=female" in [names[i] for i in np.argsort(-weights)[:2]]  # next to education, the merit's core
     assert linear.estimator.coef_[0][names.index("sex=female")] < 0
     decisions = distill.predict_classes(model, data.X)
     female, male = distill.group_rates(decisions, data.raw["sex"], merit=data.merit)
