@@ -237,11 +237,25 @@ def distillation_section(quick: bool) -> list[str]:
     return out + [""]
 
 
+def rewrite_loan_section(path: Path, quick: bool) -> int:
+    """Replace the bank-loan section of an existing result file (after the loan world or model changed)."""
+    text = path.read_text().split("\n")
+    begin = text.index("## The bank-loan model")
+    end = next(i for i in range(begin + 1, len(text)) if text[i].startswith("## "))
+    path.write_text("\n".join(text[:begin] + loan_section(quick) + text[end:]))
+    print(f"rewrote the bank-loan section of {path}")
+    return 0
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.tcav_table", description=__doc__.split("\n")[0])
     parser.add_argument("--quick", action="store_true", help="fewer CAVs and rows (smoke run)")
+    parser.add_argument("--loan-only", action="store_true",
+                        help="recompute only the bank-loan section of an existing tcav.md, in place")
     args = parser.parse_args(argv)
     start = time.perf_counter()
+    if args.loan_only:
+        return rewrite_loan_section(RESULTS / ("tcav_quick.md" if args.quick else "tcav.md"), args.quick)
     lines = ["# Concepts and distillation on the zoo models", "",
              f"Written by `python -m benchmarks.tcav_table{' --quick' if args.quick else ''}`.", "",
              "## TCAV", ""]
