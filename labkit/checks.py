@@ -27,9 +27,9 @@ a reference function, a few fresh cases, and exercise-specific diagnoses,
 most easily with :func:`matches` ("the student's result equals what this
 wrong implementation computes")::
 
-    def check_cam(student_cam):
-        return check_function(student_cam, cam.cam, _cam_cases, name="cam", diagnoses=(
-            matches(lambda m, x: cam.cam(m, x, relu=False), "you forgot the ReLU ..."),
+    def check_grad_cam(student_grad_cam):
+        return check_function(student_grad_cam, cam.grad_cam, _grad_cam_cases, name="grad_cam", diagnoses=(
+            matches(lambda m, x: cam.grad_cam(m, x, relu=False), "you forgot the ReLU ..."),
         ))
 
 A diagnosis is any ``function(m: Mismatch) -> str | None``.

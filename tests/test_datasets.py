@@ -114,6 +114,14 @@ def test_colour_concepts_contain_their_colour():
     assert share(red, datasets.COLOURS["red"]) > 10 * share(yellow, datasets.COLOURS["red"])
 
 
+def test_texture_concepts_carry_no_colour():
+    """A texture set must differ from random images in texture, not also in colour (TCAV's confound)."""
+    for concept in datasets.TEXTURES:
+        images = datasets.concept_images(concept, n=20, seed=3)
+        assert np.abs(images - images.mean(-1, keepdims=True)).max() < 0.1  # grey up to the sensor noise
+        assert images.std(axis=(1, 2, 3)).min() > (0.0 if concept == "plain" else 0.05)  # a visible texture
+
+
 def test_random_sets_differ_by_seed():
     a, b = datasets.concept_images("random", 10, seed=0), datasets.concept_images("random", 10, seed=1)
     assert np.abs(a - b).mean() > 0.05
