@@ -8,11 +8,12 @@ STAMP  := $(VENV)/.installed
 export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONHASHSEED := 0
 
-.PHONY: lab test test-fast train bench figures release clean help
+.PHONY: lab test test-fast test-browser browser-deps train bench figures release clean help
 
 help:
 	@echo "make lab      set up .venv and open JupyterLab on notebooks/"
 	@echo "make test     set up .venv and run the whole test suite"
+	@echo "make test-browser  install Chromium + Playwright, run the notebooks in JupyterLab in headless Chromium"
 	@echo "make train    retrain every zoo model (data/models, ~10 min on 2 CPU cores)"
 	@echo "make bench    speed of each method against its floor and peer libraries"
 	@echo "make figures  pictures of the toy world in figures/"
@@ -28,7 +29,22 @@ lab: $(STAMP)
 	$(BIN)/jupyter lab notebooks/
 
 test: $(STAMP)
+	@test -x $(CHROMIUM) && $(BIN)/python -c "import playwright" 2>/dev/null || echo "make test: \
+	tests/test_browser.py will be SKIPPED (no $(CHROMIUM) or no playwright); make browser-deps installs them"
 	$(BIN)/python -m pytest -q
+
+# The browser test drives JupyterLab in Debian's Chromium (never a browser that
+# a test tool downloads); apt-get needs root or sudo.
+CHROMIUM := /usr/bin/chromium
+SUDO     := $(if $(filter 0,$(shell id -u)),,sudo)
+
+browser-deps: $(STAMP)
+	@test -x $(CHROMIUM) -a -x /usr/bin/chromedriver || { $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium chromium-driver; }
+	$(BIN)/python -m pip install --quiet -e '.[dev,browser]'
+
+test-browser: browser-deps
+	$(BIN)/python -m pytest -q tests/test_browser.py
 
 train: $(STAMP)
 	$(BIN)/python -m labkit.zoo train

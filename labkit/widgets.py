@@ -41,7 +41,7 @@ except AttributeError:
 __all__ = ["occlusion_explorer", "layer_explorer", "gradcam_explorer", "Explorer"]
 
 PREDICTED = "predicted class"
-DPI = 100  # of the PNG shown; 64x64 maps need no more
+DPI = 120  # of the PNG shown, at its own size (about 370 px wide for one map)
 MIN_STRIDE = 2  # stride 1 on 64x64 means ~3700 forward passes: seconds per update on a laptop CPU
 
 
@@ -61,7 +61,8 @@ class Explorer:
                              f"{n_classes} classes")
         self.title = title
         self.controls: dict[str, w.ValueWidget] = {}
-        self.picture = w.Image(format="png")
+        # shown at its own size: stretched to the output's width a 300-pixel PNG turns blurry
+        self.picture = w.Image(format="png", layout=w.Layout(align_self="flex-start", max_width="100%"))
         self.status = w.HTML()
         self.result = None
         self.settings: dict = {}
@@ -143,7 +144,9 @@ class Explorer:
 
 
 class _Occlusion(Explorer):
-    def __init__(self, model, images, class_names, patch, stride):
+    FILLS = {"image mean": "mean", "black (0.0)": 0.0}
+
+    def __init__(self, model, images, class_names, patch, stride, fill):
         super().__init__(model, images, class_names, title="Occlusion: cover a patch, watch the "
                          "class probability drop (Zeiler & Fergus 2014)")
         size = min(self.images.shape[1:3])
@@ -155,9 +158,16 @@ class _Occlusion(Explorer):
             "patch": w.IntSlider(patch, 2, top, description="patch", continuous_update=False),
             "stride": w.IntSlider(int(np.clip(stride, MIN_STRIDE, patch)), min(MIN_STRIDE, patch), patch,
                                   description="stride", continuous_update=False),
+            "fill": w.Dropdown(options=list(self.FILLS), value=self._fill_name(fill), description="fill"),
         }
         self.controls["patch"].observe(self._limit_stride, names="value")
         self._finish_setup()
+
+    def _fill_name(self, fill) -> str:
+        for name, value in self.FILLS.items():
+            if isinstance(fill, str) == isinstance(value, str) and fill == value:
+                return name
+        raise ValueError(f'fill must be "mean" or 0.0 in the explorer, got {fill!r}')
 
     def _limit_stride(self, change):
         stride = self.controls["stride"]
@@ -166,15 +176,16 @@ class _Occlusion(Explorer):
     def _settings(self):
         i = self.controls["image"].value
         return {"image": i, "target": self._target(i), "patch": self.controls["patch"].value,
-                "stride": min(self.controls["stride"].value, self.controls["patch"].value)}
+                "stride": min(self.controls["stride"].value, self.controls["patch"].value),
+                "fill": self.controls["fill"].value}
 
     def _compute(self, s):
         return occlusion.occlusion(self.model, self.images[s["image"]], s["target"],
-                                   patch=s["patch"], stride=s["stride"])
+                                   patch=s["patch"], stride=s["stride"], fill=self.FILLS[s["fill"]])
 
     def _draw(self, s, result):
         return plot.heatmap(self.images[s["image"]], result, signed=True,
-                            title=f"occlusion, patch {s['patch']}, stride {s['stride']}:\n"
+                            title=f"occlusion, patch {s['patch']}, stride {s['stride']}, {s['fill']} fill:\n"
                                   f"drop in p('{self.class_names[s['target']]}')")
 
 
@@ -232,7 +243,8 @@ class _Layers(Explorer):
                                       f"{result.shape[0]}x{result.shape[1]} each")
 
 
-def occlusion_explorer(model, images, *, class_names=None, patch: int = 8, stride: int = 4) -> Explorer:
+def occlusion_explorer(model, images, *, class_names=None, patch: int = 8, stride: int = 4,
+                       fill="mean") -> Explorer:
     """Sliders for occlusion's patch size and stride, choosers for the image and class.
 
     Zeiler & Fergus 2014: the map shows how much the chosen class's
@@ -245,6 +257,9 @@ def occlusion_explorer(model, images, *, class_names=None, patch: int = 8, strid
     class_names : names for the class chooser (default "0", "1", ...)
     patch, stride : starting values of the sliders; the stride is at most the patch and at
         least 2 (stride 1 would cost about 16 times as many forward passes as stride 4)
+    fill : starting value of the fill chooser: "mean" (the image's mean colour, the grey
+        square of Zeiler & Fergus) or 0.0 (black, for [0, 1] images; on the toy world a
+        black square is itself a shape and misleads the map)
 
     Returns
     -------
@@ -256,7 +271,7 @@ def occlusion_explorer(model, images, *, class_names=None, patch: int = 8, strid
     >>> explorer = occlusion_explorer(model, data.images[:8], class_names=data.class_names)  # doctest: +SKIP
     >>> explorer.controls["patch"].value = 16   # recomputes  # doctest: +SKIP
     """
-    return _Occlusion(model, images, class_names, patch, stride)
+    return _Occlusion(model, images, class_names, patch, stride, fill)
 
 
 def gradcam_explorer(model, images, *, class_names=None) -> Explorer:

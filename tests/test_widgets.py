@@ -19,12 +19,12 @@ def test_occlusion_explorer_recomputes_on_patch_and_stride(model, data):
     explorer = widgets.occlusion_explorer(model, data.images, class_names=data.class_names)
     first_png, calls = explorer.picture.value, explorer.calls
     assert explorer.settings["patch"] == 8 and explorer.result.shape == (64, 64)
-    np.testing.assert_allclose(explorer.result, occlusion.occlusion(model, data.images[0], patch=8, stride=4),
+    np.testing.assert_allclose(explorer.result, occlusion.occlusion(model, data.images[0], patch=8, stride=4, fill="mean"),
                                rtol=1e-5, atol=1e-6)
 
     explorer.controls["patch"].value = 16
     assert explorer.calls == calls + 1 and explorer.settings["patch"] == 16
-    np.testing.assert_allclose(explorer.result, occlusion.occlusion(model, data.images[0], patch=16, stride=4),
+    np.testing.assert_allclose(explorer.result, occlusion.occlusion(model, data.images[0], patch=16, stride=4, fill="mean"),
                                rtol=1e-5, atol=1e-6)
     assert explorer.picture.value != first_png        # the displayed picture changed too
 
@@ -37,9 +37,22 @@ def test_occlusion_explorer_class_and_image_choosers(model, data):
     explorer.controls["image"].value = 2
     explorer.controls["class"].value = "cross"
     assert explorer.settings["image"] == 2 and explorer.settings["target"] == 3
-    np.testing.assert_allclose(explorer.result, occlusion.occlusion(model, data.images[2], 3, patch=8, stride=4),
+    np.testing.assert_allclose(explorer.result, occlusion.occlusion(model, data.images[2], 3, patch=8, stride=4, fill="mean"),
                                rtol=1e-5, atol=1e-6)
     assert "explaining class 'cross'" in explorer.status.value
+
+
+def test_occlusion_explorer_fill_chooser(model, data):
+    explorer = widgets.occlusion_explorer(model, data.images)
+    assert explorer.controls["fill"].value == "image mean"   # Zeiler & Fergus' grey square
+    mean_map = explorer.result
+    explorer.controls["fill"].value = "black (0.0)"
+    np.testing.assert_allclose(explorer.result, occlusion.occlusion(model, data.images[0], patch=8, stride=4, fill=0.0),
+                               rtol=1e-5, atol=1e-6)
+    assert np.abs(explorer.result - mean_map).max() > 1e-3 and "black" in explorer.settings["fill"]
+    assert widgets.occlusion_explorer(model, data.images, fill=0.0).controls["fill"].value == "black (0.0)"
+    with pytest.raises(ValueError, match='fill must be "mean" or 0.0'):
+        widgets.occlusion_explorer(model, data.images, fill=0.5)
 
 
 def test_going_back_uses_the_cache(model, data):
@@ -81,9 +94,9 @@ def test_shrinking_the_patch_clamps_the_stride_and_recomputes_once(model, data):
     calls = explorer.calls
     explorer.controls["patch"].value = 6               # stride 8 > patch 6: the slider clamps it
     assert explorer.controls["stride"].value == 6 and explorer.settings == {
-        "image": 0, "target": explorer.settings["target"], "patch": 6, "stride": 6}
+        "image": 0, "target": explorer.settings["target"], "patch": 6, "stride": 6, "fill": "image mean"}
     assert explorer.calls == calls + 1                  # clamping did not compute a second map
-    np.testing.assert_allclose(explorer.result, occlusion.occlusion(model, data.images[0], patch=6, stride=6),
+    np.testing.assert_allclose(explorer.result, occlusion.occlusion(model, data.images[0], patch=6, stride=6, fill="mean"),
                                rtol=1e-5, atol=1e-6)
 
 
