@@ -45,7 +45,7 @@ import numpy as np
 
 __all__ = [
     "CheckFailed", "Case", "Mismatch", "CheckResult", "Diagnosis", "check_function", "check_value",
-    "compare_values", "matches", "DEFAULT_DIAGNOSES", "check_saliency_from_gradients",
+    "compare_values", "matches", "add_hint", "DEFAULT_DIAGNOSES", "check_saliency_from_gradients",
 ]
 
 
@@ -483,6 +483,26 @@ def _run_case(student_fn, reference_fn, case: Case, name: str, *, compare, diagn
                         raw, rtol, atol)
     hint = _diagnose(mismatch, diagnoses)
     return problem + (f".\n  Hint: {hint}" if hint else ".")
+
+
+
+def add_hint(result: CheckResult, words, hint: str, raise_on_fail: bool) -> CheckResult:
+    """Append ``hint`` to a failed result whose message contains one of ``words``; raise if asked.
+
+    For exercise-specific advice that a diagnosis cannot give because the
+    student's function failed with an error (e.g. "could not be broadcast").
+    ``words``: one string or a tuple of strings.
+    """
+    __tracebackhide__ = True  # noqa: F841
+    words = (words,) if isinstance(words, str) else tuple(words)
+    message = result.message.removeprefix("✗ ")
+    if not result.passed and "Hint:" not in message and any(word in message for word in words):
+        message = f"{message}\n  Hint: {hint}"
+    if result.passed:
+        return result
+    if raise_on_fail:
+        raise CheckFailed(message) from None
+    return CheckResult(result.name, False, result.cases, "✗ " + message)
 
 
 def check_function(student_fn: Callable, reference_fn: Callable, cases, *, name: str | None = None,

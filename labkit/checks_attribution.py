@@ -27,7 +27,7 @@ from typing import Callable
 
 import numpy as np
 
-from .checks import Case, CheckFailed, CheckResult, Mismatch, check_function, matches
+from .checks import Case, CheckResult, add_hint, Mismatch, check_function, matches
 
 __all__ = ["check_saliency", "check_occlusion_map", "check_cam_from_weights", "check_pointing_game"]
 
@@ -88,16 +88,6 @@ def _not_predicted(model, images, rng) -> np.ndarray:
     return ((predicted + rng.integers(1, classes, len(predicted))) % classes).astype(np.int64)
 
 
-def _add_hint(result: CheckResult, words: tuple, hint: str, raise_on_fail: bool) -> CheckResult:
-    """Append ``hint`` to a failed result whose message contains one of ``words``; raise if asked."""
-    message = result.message.removeprefix("✗ ")
-    if not result.passed and "Hint:" not in message and any(word in message for word in words):
-        message = f"{message}\n  Hint: {hint}"
-    if result.passed:
-        return result
-    if raise_on_fail:
-        raise CheckFailed(message) from None
-    return CheckResult(result.name, False, result.cases, "✗ " + message)
 
 
 # --------------------------------------------------------------------------
@@ -191,7 +181,7 @@ def check_saliency(student_fn: Callable, *, seed: int = 0, raise_on_fail: bool =
             matches(_saliency_variant(reduce=lambda g: np.square(g).max(axis=-1)),
                     "you squared the gradient: take its absolute value"),
         ))
-    return _add_hint(result, _TAPE_TROUBLE, _TAPE_HINT, raise_on_fail)
+    return add_hint(result, _TAPE_TROUBLE, _TAPE_HINT, raise_on_fail)
 
 
 # --------------------------------------------------------------------------

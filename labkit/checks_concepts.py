@@ -33,7 +33,7 @@ from typing import Callable
 
 import numpy as np
 
-from .checks import Case, CheckFailed, CheckResult, Mismatch, _as_array, _fresh, check_function, matches
+from .checks import Case, CheckResult, add_hint, Mismatch, _as_array, _fresh, check_function, matches
 
 __all__ = [
     "check_concept_activation_vector", "check_tcav_score", "check_is_significant",
@@ -41,16 +41,6 @@ __all__ = [
 ]
 
 
-def _add_hint(result: CheckResult, words: tuple, hint: str, raise_on_fail: bool) -> CheckResult:
-    """Append ``hint`` to a failed result whose message contains one of ``words``; raise if asked."""
-    message = result.message.removeprefix("✗ ")
-    if not result.passed and "Hint:" not in message and any(word in message for word in words):
-        message = f"{message}\n  Hint: {hint}"
-    if result.passed:
-        return result
-    if raise_on_fail:
-        raise CheckFailed(message) from None
-    return CheckResult(result.name, False, result.cases, "✗ " + message)
 
 
 def _flat(array) -> np.ndarray:
@@ -213,7 +203,7 @@ def check_concept_activation_vector(student_fn: Callable, *, seed: int = 0,
                       "where step e takes the gradients; fit on the raw (flattened) activations"),
             _cav_fallback,
         ))
-    return _add_hint(result, ("dim 3", "dim 4", "dim 5", "expected <= 2"),
+    return add_hint(result, ("dim 3", "dim 4", "dim 5", "expected <= 2"),
                      "flatten the activations to (n, D) first: `acts.reshape(len(acts), -1)`", raise_on_fail)
 
 
@@ -279,7 +269,7 @@ def check_tcav_score(student_fn: Callable, *, seed: int = 0, raise_on_fail: bool
                     "you averaged cosine similarities; the paper makes the lecture's 'similarity' precise as "
                     "the share of images with a positive directional derivative, `np.mean(S > 0)`"),
         ))
-    return _add_hint(result, ("matmul", "not aligned", "mismatch in its core dimension", "shapes"),
+    return add_hint(result, ("matmul", "not aligned", "mismatch in its core dimension", "shapes"),
                      "flatten the gradients to (N, D) first, `gradients.reshape(len(gradients), -1)`, "
                      "then S = flat @ cav", raise_on_fail)
 

@@ -24,7 +24,7 @@ from typing import Callable
 
 import numpy as np
 
-from .checks import Case, CheckFailed, CheckResult, Mismatch, check_function, matches
+from .checks import Case, CheckResult, add_hint, Mismatch, check_function, matches
 
 __all__ = [
     "check_normalize_filters",
@@ -34,17 +34,6 @@ __all__ = [
 ]
 
 
-def _add_hint(result: CheckResult, when: str, hint: str, raise_on_fail: bool) -> CheckResult:
-    """Append ``hint`` to a failed result whose message contains ``when``; raise if asked."""
-    __tracebackhide__ = True  # noqa: F841
-    message = result.message.removeprefix("✗ ")
-    if not result.passed and when in message and "Hint:" not in message:
-        message = f"{message}\n  Hint: {hint}"
-    if result.passed:
-        return result
-    if raise_on_fail:
-        raise CheckFailed(message) from None
-    return CheckResult(result.name, False, result.cases, "✗ " + message)
 
 
 # --------------------------------------------------------------------------
@@ -143,7 +132,7 @@ def check_normalize_filters(student_fn: Callable, *, seed: int = 0, raise_on_fai
         matches(_filter_wrong(lambda w: w / _safe(np.abs(w).max(axis=per_filter, keepdims=True))),
                 "your values lie in [-1, 1]: map them to [0, 1] with 0.5 + w / (2 m)"),
     ))
-    return _add_hint(result, "could not be broadcast",
+    return add_hint(result, "could not be broadcast",
                      "the largest |w| per filter has shape (K,), which does not broadcast against "
                      "(K, kh, kw, C); keep the reduced axes: np.abs(w).max(axis=(1, 2, 3), keepdims=True) "
                      "has shape (K, 1, 1, 1)", raise_on_fail)
@@ -322,7 +311,7 @@ def check_gradient_ascent_step(student_fn: Callable, *, seed: int = 0, raise_on_
         matches(_step_wrong(_grad(), lambda image, lr, g: image + lr * np.sign(g)),
                 "you used the sign of the gradient (as FGSM does); take the plain step image + lr * gradient"),
     ))
-    return _add_hint(result, "NoneType",
+    return add_hint(result, "NoneType",
                      "tape.gradient returned None: the tape did not watch the image. Make it a tensor, "
                      "x = tf.convert_to_tensor(image[None]), call tape.watch(x) inside the "
                      "`with tf.GradientTape() as tape:` block, and compute the score from x there",
