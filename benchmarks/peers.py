@@ -62,7 +62,7 @@ def xplique_tasks(model, images, targets, config: dict) -> dict:
     occlusion = Occlusion(model, batch_size=bs, patch_size=occ["patch"], patch_stride=occ["stride"],
                           occlusion_value=0.0)
     coverage = Occlusion._get_masks(images.shape[1:], (occ["patch"],) * 2, (occ["stride"],) * 2)
-    coverage = np.asarray(coverage, np.float32).sum(0)[..., 0]  # windows covering each pixel
+    coverage = np.asarray(coverage, np.float32).sum(0)  # (H, W): windows covering each pixel
     out["occlusion"] = (lambda: _squeeze(occlusion.explain(images, onehot)) / coverage,
                         "xplique sums the logit drops of the windows covering a pixel, labkit averages "
                         "them; xplique's map is divided by the coverage count before comparing")
@@ -119,9 +119,11 @@ def tf_keras_vis_tasks(model, images, targets, config: dict) -> dict:
                                    "max over channels as in labkit (tf-keras-vis' default takes |.| per "
                                    "sample first); different random noise, so r < 1"),
         "grad_cam": (lambda: np.asarray(gradcam(score, images, penultimate_layer=layer, expand_cam=False,
-                                                normalize_cam=False)), ""),
+                                                normalize_cam=False, seek_penultimate_conv_layer=False)),
+                     "seek_penultimate_conv_layer=False, else tf-keras-vis replaces an activation layer "
+                     "such as ResNet's post_relu by the conv layer before it"),
         "grad_cam_pp": (lambda: np.asarray(gradcampp(score, images, penultimate_layer=layer, expand_cam=False,
-                                                     normalize_cam=False)),
+                                                     normalize_cam=False, seek_penultimate_conv_layer=False)),
                         "tf-keras-vis renormalises the alphas per channel (the authors' code)"),
     }
 

@@ -5,6 +5,8 @@ cell by cell, with a 120 s limit per cell; the first failing cell is reported
 with its source and traceback. Cell durations go to
 ``benchmarks/results/notebook_times.md`` (slowest cells first) and to the
 terminal at the end of this module. New notebooks are picked up automatically.
+With ``LABKIT_EXECUTED_DIR=DIR`` the executed notebooks, outputs and all, are
+also written to DIR (to look at their figures: ``jupyter nbconvert --to html``).
 """
 
 import os
@@ -82,6 +84,12 @@ def test_solution_notebook_runs_end_to_end(path):
                               keep_outputs=True)
     _times[path.stem] = (time.perf_counter() - start,
                          [(r.seconds, r.index, _first_line(nb.cells[r.index].source)) for r in runs])
+    if os.environ.get("LABKIT_EXECUTED_DIR"):
+        import nbformat
+
+        out = Path(os.environ["LABKIT_EXECUTED_DIR"])
+        out.mkdir(parents=True, exist_ok=True)
+        nbformat.write(nb, out / path.name)
     failed = [r for r in runs if r.status != "ok"]
     if failed:
         pytest.fail(_failure(path, nb, failed[0]), pytrace=False)
