@@ -79,8 +79,9 @@ def xplique_tasks(model, images, targets, config: dict) -> dict:
     steps = tasks["integrated_gradients"]["steps"]
     ig = IntegratedGradients(model, batch_size=bs, steps=steps + 1, baseline_value=0.0, reducer="sum")
     out["integrated_gradients"] = (lambda: _squeeze(ig.explain(images, onehot)),
-                                   f"xplique's steps counts path points: steps={steps + 1} = labkit's "
-                                   f"{steps} intervals, same trapezoid rule, channels summed")
+                                   f"xplique averages the gradients at steps={steps + 1} evenly spaced path "
+                                   f"points, ends included; labkit at {steps} midpoints: two quadratures of "
+                                   f"the same integral, channels summed")
     layer = tasks["grad_cam"]["layer"]
     gradcam = GradCAM(model, batch_size=bs, conv_layer=layer)
     out["grad_cam"] = (lambda: _squeeze(gradcam.explain(images, onehot)),
