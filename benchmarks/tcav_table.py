@@ -77,16 +77,18 @@ FIRE_NOTE = (
     "gradient is the same for every image, so each CAV scores exactly 0 or 1 and the test asks how consistently "
     "the CAVs point one way. TCAV measures the direction concept minus random, with everything else the concept "
     "images have more or less of: the sky-only \"cloudy\" images hold none of the red or orange objects the "
-    "random sets sometimes show (their shift at gap points away from red's), and the texture sets, whole images "
-    "in random colours, hold more red pixels than the random sets (their shift points along red's). Shift = mean "
+    "random sets sometimes show (their shift at gap points away from red's). The texture sets are the random "
+    "sets' scenes with the texture fixed, so they differ from them in texture only: the model has no direction "
+    "for it (CAV accuracy ~0.5) and TCAV finds nothing. (Drawn as whole-image textures in random colours, as in "
+    "an earlier version, they held four times the random sets' red and came out significant.) Shift = mean "
     "gap activations of the concept set minus those of random images; class margin = logit_fire_engine - "
     "logit_other_vehicle, averaged.")
 TANK_NOTE = (
     "Reading the tank tables: the model's margin (logit_tank - logit_no_tank) is far higher on cloudy skies than "
     "on sunny ones, the shortcut it learned. Against the random sets (objects on sunny, cloudy, grass or noise "
     "backgrounds) the picture at gap is subtler: the cloudy CAVs point towards tank although the model rates "
-    "cloudy-sky images slightly *less* tank-like than random images, and the dots CAVs point away from tank "
-    "although it rates dots images as very tank-like. A CAV is the direction that best *separates* the two sets "
+    "cloudy-sky images slightly *less* tank-like than random images. A CAV is the direction that best "
+    "*separates* the two sets "
     "(a logistic regression), not their mean difference; the two can disagree, and both depend on what the "
     "random sets contain.")
 

@@ -467,8 +467,9 @@ def concept_images(concept: str, n: int = 50, *, size: int = 64, seed: int = 0) 
 
     Parameters
     ----------
-    concept : a texture ("stripes", "dots", "checker", "plain": the texture
-        fills the image in two shades of grey, so that it carries no colour), a colour ("red", "yellow", "green",
+    concept : a texture ("stripes", "dots", "checker", "plain": like the random
+        images, one object of any shape and colour on any background, but
+        always with that texture), a colour ("red", "yellow", "green",
         "blue": one to three shapes of that colour with random textures on
         random backgrounds), a background ("sunny", "cloudy", "grass": the
         scene without objects) or "random" (random toy-world images; use a
@@ -485,14 +486,10 @@ def concept_images(concept: str, n: int = 50, *, size: int = 64, seed: int = 0) 
         return random_images(n, size=size, seed=seed)
     rng = _rng(seed, "concept", concept)
     if concept in TEXTURES:
-        kind = np.full(n, TEXTURES.index(concept))
-        # shades of grey: a texture set must differ from the random sets in texture only,
-        # not also in colour (random colours put red into "dots", and a fire-engine
-        # model then finds "dots" significant for the red they carry)
-        c1 = np.repeat(rng.uniform(0.05, 0.95, (n, 1)), 3, axis=1).astype(np.float32)
-        t = _texture(kind, rng, n, size)[..., None]
-        c2 = _second_colour(c1)
-        images = c1[:, None, None, :] * (1 - t) + c2[:, None, None, :] * t
+        # the random images' distribution with the texture fixed: a concept set must differ from
+        # the random sets in its concept only (whole-image textures, or textures in colours of
+        # their own, differ in much more, and TCAV then measures that instead)
+        images, _, _ = _draw_shapes(rng, n, size, texture=np.full(n, TEXTURES.index(concept)), scale=(0.1, 0.3))
     elif concept in COLOURS:
         images = _background(rng.integers(0, len(BACKGROUNDS), n), rng, size)
         colour = np.full(n, list(COLOURS).index(concept))
