@@ -293,7 +293,9 @@ def test_tcav_bars_draws_every_row_and_the_baseline(result):
     assert heights[0] == pytest.approx(result.row("gap", "red").mean)
     assert heights[-1] == pytest.approx(result.rows[0].random_mean)
     marks = [t.get_text() for t in ax.texts]
-    assert marks == ["*" if r.significant else "n.s." for r in result.rows]
+    assert marks == [f"{r.mean:.2f}\n" + ("*" if r.significant else "n.s.") for r in result.rows]
+    colours = {c.get_label(): c.patches[0].get_facecolor() for c in ax.containers if hasattr(c, "patches")}
+    assert colours["red"][:3] == pytest.approx((1.0, 0.0, 0.0))   # a colour concept in its colour
     assert "red-lover" in ax.get_title()
     plt.close(ax.figure)
 
