@@ -10,8 +10,10 @@ Sections (add new plots to their section, or start a new one):
 - figures: :func:`close`
 - images: :func:`image`
 - feature attribution: :func:`heatmap`, :func:`attribution_grid`, :func:`curves`
-- feature visualization, concepts and TCAV: written in ``_plot_featureviz.py``
-  and ``_plot_concepts.py`` and re-exported here (end of this file)
+- feature visualization: :func:`filters`, :func:`activation_grid`,
+  :func:`visualizations`, :func:`top_examples`, :func:`embedding`, :func:`objective_trace`
+- concepts and distillation: :func:`tcav_bars`, :func:`tree`, :func:`coefficients`,
+  :func:`approval_rates`, :func:`importances`, :func:`explanation`
 """
 
 from __future__ import annotations
@@ -21,8 +23,11 @@ from collections.abc import Mapping, Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib import cm, colors
+from matplotlib.offsetbox import AnnotationBbox, OffsetImage
 
-__all__ = ["close", "image", "heatmap", "attribution_grid", "curves"]
+__all__ = ["close", "image", "heatmap", "attribution_grid", "curves",
+           "filters", "activation_grid", "visualizations", "top_examples", "embedding", "objective_trace",
+           "tcav_bars", "tree", "coefficients", "approval_rates", "importances", "explanation"]
 
 SIGNED_CMAP = "RdBu_r"  # diverging, centred at 0: red = evidence for the class, blue = against
 UNSIGNED_CMAP = "inferno"  # sequential, perceptually uniform, dark = 0
@@ -343,12 +348,501 @@ def _curve_points(name: str, curve, x) -> tuple[np.ndarray, np.ndarray]:
     return xs, ys
 
 
-# --- feature visualization and concept plots -------------------------------------------------
-# They live in two private parts of this module (one file per lecture section), so that
-# `labkit.plot` stays the one place notebooks and widgets get their pictures from.
-from ._plot_featureviz import *  # noqa: E402,F401,F403
-from ._plot_featureviz import __all__ as _featureviz_all  # noqa: E402
-from ._plot_concepts import *  # noqa: E402,F401,F403
-from ._plot_concepts import __all__ as _concepts_all  # noqa: E402
+# === feature visualization (the lecture's first section) =====================================
 
-__all__ = __all__ + _featureviz_all + _concepts_all
+
+def _mosaic(tiles: np.ndarray, ncols: int, pad: int = 1, fill: float = np.nan) -> np.ndarray:
+    """(n, h, w[, c]) tiles -> one (rows*(h+pad)-pad, cols*(w+pad)-pad[, c]) image."""
+    n, h, w = tiles.shape[:3]
+    ncols = max(1, min(ncols, n))
+    nrows = -(-n // ncols)
+    out = np.full((nrows * (h + pad) - pad, ncols * (w + pad) - pad, *tiles.shape[3:]), fill, np.float32)
+    for i, tile in enumerate(tiles):
+        r, c = divmod(i, ncols)
+        out[r * (h + pad) : r * (h + pad) + h, c * (w + pad) : c * (w + pad) + w] = tile
+    return out
+
+
+def _label_tiles(ax, labels: Sequence[str], n: int, h: int, w: int, ncols: int, pad: int = 1, **style) -> None:
+    ncols = max(1, min(ncols, n))
+    for i, text in enumerate(list(labels)[:n]):
+        r, c = divmod(i, ncols)
+        ax.text(c * (w + pad) + 1, r * (h + pad) + 1, str(text), va="top", ha="left", fontsize=7,
+                color="white", bbox=dict(boxstyle="square,pad=0.1", fc="black", alpha=0.5, lw=0), **style)
+
+
+def _show_tiles(ax, tiles, ncols, *, labels=(), cmap="viridis", vmin=None, vmax=None, colorbar=None, pad=1):
+    """Draw image tiles as one mosaic; RGB tiles as they are, scalar tiles with one shared colour map."""
+    tiles = np.asarray(tiles, np.float32)
+    rgb = tiles.ndim == 4 and tiles.shape[-1] == 3
+    if tiles.ndim == 4 and tiles.shape[-1] == 1:
+        tiles = tiles[..., 0]
+    mosaic = _mosaic(np.clip(tiles, 0, 1) if rgb else tiles, ncols, pad=pad, fill=1.0 if rgb else np.nan)
+    if rgb:
+        image = ax.imshow(mosaic, interpolation="nearest")
+    else:
+        cm = plt.get_cmap(cmap).with_extremes(bad="white")
+        image = ax.imshow(mosaic, cmap=cm, vmin=vmin, vmax=vmax, interpolation="nearest")
+        if colorbar:
+            ax.figure.colorbar(image, ax=ax, fraction=0.046, pad=0.03, label=colorbar)
+    _label_tiles(ax, labels, len(tiles), tiles.shape[1], tiles.shape[2], ncols, pad)
+    ax.set_xticks([])
+    ax.set_yticks([])
+    return image
+
+
+def _filter_labels(weights: np.ndarray) -> range | tuple:
+    """Index labels on filters big enough to carry them (a label would hide a 3x3 filter)."""
+    return range(len(weights)) if weights.shape[1] >= 12 else ()
+
+
+def _weight_colorbar(ax, low: str = "-max|w|", high: str = "+max|w|") -> None:
+    """Colour bar for display-scaled RGB filters: each colour channel maps -m..m to 0..1."""
+    from matplotlib.cm import ScalarMappable
+    from matplotlib.colors import Normalize
+
+    bar = ax.figure.colorbar(ScalarMappable(Normalize(0, 1), "gray"), ax=ax, fraction=0.046, pad=0.03,
+                             ticks=(0, 0.5, 1))
+    bar.ax.set_yticklabels((low, "0", high))
+    bar.set_label("weight, per colour channel")
+
+
+def filters(weights: np.ndarray, *, ax=None, ncols: int = 8, channel: int | None = None,
+            title: str = "First-layer filters"):
+    """The filters from ``featureviz.filters`` as a grid of small images.
+
+    Parameters
+    ----------
+    weights : (K, kh, kw, C)
+        Display-scaled filters (``featureviz.filters(model)``: 0.5 = zero
+        weight) or raw weights (``scale=None``; shown with a colour bar).
+    ax : matplotlib Axes, optional
+    ncols : int
+        Filters per row.
+    channel : int, optional
+        For filters with C not 1 or 3 (a middle layer): which input channel to show.
+    title : str
+
+    Returns
+    -------
+    Axes
+
+    Examples
+    --------
+    >>> filters(featureviz.filters(model))  # doctest: +SKIP
+    """
+    weights = np.asarray(weights, np.float32)
+    if weights.ndim != 4:
+        raise ValueError(f"weights must have shape (K, kh, kw, C), got {weights.shape}")
+    if channel is not None:
+        weights = weights[..., channel : channel + 1]
+    elif weights.shape[-1] not in (1, 3):
+        raise ValueError(
+            f"filters with {weights.shape[-1]} input channels cannot be shown as colour images; "
+            f"pass channel= to show one input channel"
+        )
+    ax = _axes(ax, (1.0 * min(ncols, len(weights)), 1.0 * -(-len(weights) // ncols) + 0.6))
+    raw = weights.min() < 0 or weights.max() > 1
+    if weights.shape[-1] == 3 and not raw:
+        _show_tiles(ax, weights, ncols, labels=_filter_labels(weights))
+        _weight_colorbar(ax)
+        ax.set_title(f"{title}\n(filters 0..{len(weights) - 1} row by row; grey = 0, brighter = positive weight)",
+                     fontsize=9)
+    else:
+        bound = float(np.abs(weights - (0 if raw else 0.5)).max()) or 1.0
+        centre = 0.0 if raw else 0.5
+        if weights.shape[-1] == 3:  # raw RGB weights: show them scaled, with the scale in the title
+            _show_tiles(ax, 0.5 + weights / (2 * bound), ncols, labels=_filter_labels(weights))
+            _weight_colorbar(ax, f"{-bound:.3g}", f"{bound:.3g}")
+            ax.set_title(f"{title}\n(raw weights, +-{bound:.3g} mapped to 0..1)", fontsize=9)
+        else:
+            _show_tiles(ax, weights[..., 0], ncols, labels=_filter_labels(weights), cmap="RdBu_r",
+                        vmin=centre - bound, vmax=centre + bound, colorbar="weight" if raw else "scaled weight")
+            ax.set_title(title, fontsize=9)
+    return ax
+
+
+def activation_grid(maps: np.ndarray, *, ax=None, ncols: int = 8, channels: Sequence[int] | None = None,
+                    cmap: str = "viridis", title: str = "Activations, one panel per channel"):
+    """One panel per channel of a layer's output for one image, on one shared colour scale.
+
+    Parameters
+    ----------
+    maps : (h, w, K)
+        ``layers.activations(model, image, "conv2")`` for one image.
+    ax : matplotlib Axes, optional
+    ncols : int
+    channels : sequence of int, optional
+        Which channels to show (default all).
+    cmap : str
+    title : str
+
+    Returns
+    -------
+    Axes
+
+    Examples
+    --------
+    >>> activation_grid(layers.activations(model, image, "conv2"))  # doctest: +SKIP
+    """
+    maps = np.asarray(maps, np.float32)
+    if maps.ndim != 3:
+        raise ValueError(f"maps must have shape (h, w, K) for one image, got {maps.shape}; pass maps[0] for a batch")
+    channels = list(range(maps.shape[-1])) if channels is None else list(channels)
+    tiles = np.moveaxis(maps[..., channels], -1, 0)  # (K, h, w)
+    ax = _axes(ax, (1.1 * min(ncols, len(tiles)) + 1, 1.1 * -(-len(tiles) // ncols) + 0.6))
+    vmin = min(0.0, float(tiles.min()))
+    _show_tiles(ax, tiles, ncols, labels=channels, cmap=cmap, vmin=vmin, vmax=float(tiles.max()) or 1.0,
+                colorbar="activation", pad=max(1, maps.shape[0] // 16))
+    ax.set_title(title, fontsize=9)
+    return ax
+
+
+def visualizations(images: np.ndarray, *, ax=None, labels: Sequence[str] = (), ncols: int = 8,
+                   title: str = "Feature visualization (gradient ascent)"):
+    """Images synthesised by ``featureviz.visualize``, one tile per objective.
+
+    Parameters
+    ----------
+    images : (B, H, W, C) in [0, 1]
+    ax : matplotlib Axes, optional
+    labels : sequence of str
+        One per image, e.g. ``[f"conv4:{c}" for c in range(8)]`` or class names.
+    ncols : int
+    title : str
+
+    Returns
+    -------
+    Axes
+
+    Examples
+    --------
+    >>> images, trace = featureviz.visualize(model, ("logits", range(4)))  # doctest: +SKIP
+    >>> visualizations(images, labels=data.class_names)  # doctest: +SKIP
+    """
+    images = np.asarray(images, np.float32)
+    if images.ndim != 4:
+        raise ValueError(f"images must have shape (B, H, W, C), got {images.shape}")
+    ax = _axes(ax, (1.6 * min(ncols, len(images)), 1.6 * -(-len(images) // ncols) + 0.5))
+    grey = images.shape[-1] == 1
+    _show_tiles(ax, images, ncols, labels=labels, cmap="gray", vmin=0, vmax=1,
+                colorbar="pixel value" if grey else None, pad=max(1, images.shape[1] // 32))
+    ax.set_title(title, fontsize=9)
+    return ax
+
+
+def objective_trace(trace: np.ndarray, *, ax=None, labels: Sequence[str] = (),
+                    title: str = "Objective during gradient ascent"):
+    """The objective of every image against the step: did the ascent converge?
+
+    Parameters
+    ----------
+    trace : (steps, B)
+        ``featureviz.visualize(...).trace``.
+    ax : matplotlib Axes, optional
+    labels : sequence of str
+    title : str
+
+    Returns
+    -------
+    Axes
+    """
+    trace = np.asarray(trace, np.float32)
+    ax = _axes(ax, (6, 3.5))
+    labels = list(labels) + [str(i) for i in range(len(labels), trace.shape[1])]
+    for column, label in zip(trace.T, labels):
+        ax.plot(column, label=label, lw=1)
+    ax.set_xlabel("step")
+    ax.set_ylabel("objective")
+    ax.set_title(title, fontsize=9)
+    if trace.shape[1] <= 12:
+        ax.legend(fontsize=7, ncol=2)
+    return ax
+
+
+def top_examples(top, images: np.ndarray | None = None, *, ax=None, ncols: int = 9,
+                 title: str = "Top examples"):
+    """The receptive-field crops (or whole images) that excite a channel most.
+
+    Parameters
+    ----------
+    top : featureviz.TopExamples
+    images : (N, H, W, C), optional
+        The candidate images; needed when ``top.crops`` is None.
+    ax : matplotlib Axes, optional
+    ncols : int
+    title : str
+
+    Returns
+    -------
+    Axes
+    """
+    tiles = top.crops if top.crops is not None else np.asarray(images)[top.indices]
+    ax = _axes(ax, (1.3 * min(ncols, len(tiles)), 1.3 * -(-len(tiles) // ncols) + 0.5))
+    labels = [f"{a:.2f}" for a in top.activations]
+    _show_tiles(ax, tiles, ncols, labels=labels, cmap="gray", vmin=0, vmax=1)
+    what = "receptive-field crops" if top.crops is not None else "images"
+    ax.set_title(f"{title} ({what}, labelled with the activation)", fontsize=9)
+    return ax
+
+
+def embedding(coords: np.ndarray, labels: np.ndarray | None = None, *, ax=None,
+              class_names: Sequence[str] = (), images: np.ndarray | None = None,
+              thumbnails: int = 0, zoom: float = 0.35, seed: int = 0,
+              title: str = "t-SNE of penultimate features"):
+    """A 2-D embedding (``featureviz.embed``) as a scatter coloured by label, with optional thumbnails.
+
+    Parameters
+    ----------
+    coords : (N, 2)
+    labels : (N,) ints, optional
+    ax : matplotlib Axes, optional
+    class_names : sequence of str
+        Legend names for the labels.
+    images : (N, H, W, C), optional
+        Needed for thumbnails.
+    thumbnails : int
+        How many randomly chosen images (seeded) to draw at their points.
+    zoom : float
+        Thumbnail size relative to the image's pixels.
+    seed : int
+    title : str
+
+    Returns
+    -------
+    Axes
+
+    Examples
+    --------
+    >>> xy = featureviz.embed(model, data.images)  # doctest: +SKIP
+    >>> embedding(xy, data.labels, class_names=data.class_names, images=data.images, thumbnails=40)  # doctest: +SKIP
+    """
+    coords = np.asarray(coords, np.float32)
+    if coords.ndim != 2 or coords.shape[1] != 2:
+        raise ValueError(f"coords must have shape (N, 2), got {coords.shape}")
+    ax = _axes(ax, (6.5, 6))
+    if labels is None:
+        ax.scatter(coords[:, 0], coords[:, 1], s=8, alpha=0.7)
+    else:
+        labels = np.asarray(labels)
+        cmap = plt.get_cmap("tab10")
+        for value in np.unique(labels):
+            name = class_names[value] if value < len(class_names) else str(value)
+            chosen = labels == value
+            ax.scatter(coords[chosen, 0], coords[chosen, 1], s=8, alpha=0.7, color=cmap(int(value) % 10), label=name)
+        ax.legend(fontsize=8, markerscale=2, loc="best")
+    if thumbnails:
+        if images is None:
+            raise ValueError("thumbnails need images=")
+        pick = np.random.default_rng(seed).choice(len(coords), size=min(thumbnails, len(coords)), replace=False)
+        for i in pick:
+            image = np.clip(np.asarray(images[i], np.float32), 0, 1)
+            image = image[..., 0] if image.shape[-1] == 1 else image
+            box = OffsetImage(image, zoom=zoom, cmap="gray")
+            ax.add_artist(AnnotationBbox(box, coords[i], frameon=True, pad=0.1))
+    ax.set_xticks([])
+    ax.set_yticks([])
+    ax.set_title(title, fontsize=10)
+    return ax
+
+
+# === concepts (TCAV) and distillation (the lecture's third section) ==========================
+
+
+RANDOM_COLOUR = "0.7"  # the random-CAV baseline bars
+FOR_COLOUR, AGAINST_COLOUR = "#b2182b", "#2166ac"  # RdBu ends: for / against the class
+
+
+# --- concepts: TCAV ------------------------------------------------------------------------
+
+
+_NEUTRAL = ("#4c72b0", "#55a868", "#8172b2", "#937860", "#64b5cd", "#8c8c8c")
+
+
+def _concept_style(concept: str, j: int) -> dict:
+    """A colour concept in its own colour, the calibration concept "random" hatched, the rest neutral."""
+    import matplotlib.colors as mcolors
+
+    if concept == "random":
+        return {"color": "white", "hatch": "///"}
+    if concept in mcolors.CSS4_COLORS and concept not in ("white", "black"):
+        return {"color": concept if concept != "yellow" else "gold"}
+    return {"color": _NEUTRAL[j % len(_NEUTRAL)]}
+
+
+def tcav_bars(result, ax=None, *, class_name: str | None = None, title: str | None = None):
+    """TCAV scores per layer and concept, with the random baseline, as in Kim et al. (2018), fig. 4.
+
+    One group of bars per layer: a bar per concept (mean TCAV score over its
+    CAVs, error bar = standard deviation) and a grey bar for the random CAVs.
+    Each bar is labelled with its mean; "*" marks concepts whose scores differ
+    significantly from the random ones after the Bonferroni correction, "n.s."
+    the others. Colour concepts ("red", "yellow", ...) are drawn in their
+    colour, the calibration concept "random" hatched, the baseline grey.
+
+    Parameters
+    ----------
+    result : labkit.tcav.TCAVResult
+    ax : matplotlib Axes, optional
+    class_name : str, optional
+        Name of the explained class for the title (default: its index).
+    title : str, optional
+
+    Returns
+    -------
+    matplotlib Axes
+
+    Examples
+    --------
+    >>> plot.tcav_bars(tcav.tcav(model, ("conv3", "gap"), 1, ("red", "dots"), engines))  # doctest: +SKIP
+    """
+    rows = list(result.rows)
+    layers = list(dict.fromkeys(r.layer for r in rows))
+    concepts = list(dict.fromkeys(r.concept for r in rows))
+    ax = _axes(ax, (max(4.5, 1.2 + len(layers) * (len(concepts) + 1) * 0.55), 3.6))
+    width = 0.8 / (len(concepts) + 1)
+    for j, concept in enumerate(concepts):
+        picked = [next(r for r in rows if r.layer == layer and r.concept == concept) for layer in layers]
+        x = np.arange(len(layers)) + (j - len(concepts) / 2) * width
+        ax.bar(x, [r.mean for r in picked], width, yerr=[r.std for r in picked], capsize=2,
+               edgecolor="0.25", linewidth=0.6, label=concept, **_concept_style(concept, j))
+        for xi, r in zip(x, picked):
+            ax.text(xi, min(r.mean + r.std, 1.0) + 0.03, f"{r.mean:.2f}\n" + ("*" if r.significant else "n.s."),
+                    ha="center", va="bottom", fontsize=7, linespacing=0.9)
+    baseline = [next(r for r in rows if r.layer == layer) for layer in layers]
+    x = np.arange(len(layers)) + (len(concepts) / 2) * width
+    ax.bar(x, [r.random_mean for r in baseline], width, yerr=[r.random_std for r in baseline], capsize=2,
+           color=RANDOM_COLOUR, label="random CAVs (baseline)")
+    ax.axhline(0.5, color="0.4", lw=0.8, ls=":")
+    ax.set_xticks(np.arange(len(layers)) - width / 2, layers)
+    ax.set_ylim(0, 1.25)
+    ax.set_ylabel("TCAV score")
+    ax.legend(fontsize=8, ncols=min(len(concepts) + 1, 4), loc="upper center", bbox_to_anchor=(0.5, -0.12),
+              frameon=False)
+    name = class_name if class_name is not None else f"class {result.target}"
+    ax.set_title(title or f"TCAV for {name} (* significant, alpha={result.alpha:g}, "
+                          f"Bonferroni x{result.n_tests})", fontsize=10)
+    return ax
+
+
+# --- distillation: surrogate models --------------------------------------------------------
+
+
+def tree(surrogate, ax=None, *, max_depth: int | None = None, fontsize: int = 8, title: str | None = None):
+    """A surrogate decision tree, readable: feature and class names, filled by class.
+
+    Parameters
+    ----------
+    surrogate : labkit.distill.Surrogate
+        From ``distill.surrogate_tree``.
+    ax : matplotlib Axes, optional
+    max_depth : int, optional
+        Draw only the top levels of a deeper tree.
+    fontsize : int
+    title : str, optional
+        Default: depth, leaves and held-out fidelity.
+
+    Returns
+    -------
+    matplotlib Axes
+
+    Examples
+    --------
+    >>> plot.tree(distill.surrogate_tree(model, loan.X, loan.y, feature_names=loan.feature_names))  # doctest: +SKIP
+    """
+    from sklearn.tree import plot_tree
+
+    estimator = surrogate.tree
+    depth = min(estimator.get_depth(), max_depth or estimator.get_depth())
+    ax = _axes(ax, (min(3.2 * 2 ** depth, 22), 2.0 + 1.4 * depth))
+    plot_tree(estimator, feature_names=list(surrogate.feature_names), class_names=list(surrogate.class_names),
+              filled=True, impurity=False, proportion=True, rounded=True, fontsize=fontsize,
+              max_depth=max_depth, ax=ax)
+    accuracy = "" if surrogate.accuracy is None else f", accuracy {surrogate.accuracy:.2f}"
+    ax.set_title(title or f"surrogate tree: depth {estimator.get_depth()}, {estimator.get_n_leaves()} leaves, "
+                          f"fidelity {surrogate.fidelity:.2f}{accuracy} (held out)", fontsize=10)
+    return ax
+
+
+def coefficients(surrogate, ax=None, *, top: int = 12, title: str | None = None):
+    """The weights of a linear surrogate (``distill.surrogate_linear``), largest magnitude first.
+
+    Returns
+    -------
+    matplotlib Axes
+    """
+    weights = np.asarray(surrogate.estimator.coef_[0], float)
+    order = np.argsort(-np.abs(weights))[:top][::-1]
+    ax = _axes(ax, (5.5, 0.8 + 0.3 * len(order)))
+    ax.barh(np.arange(len(order)), weights[order], color=[FOR_COLOUR if w > 0 else AGAINST_COLOUR
+                                                          for w in weights[order]])
+    ax.set_yticks(np.arange(len(order)), [surrogate.feature_names[i] for i in order], fontsize=8)
+    ax.axvline(0, color="0.3", lw=0.8)
+    ax.set_xlabel(f"weight (log-odds of {surrogate.class_names[-1]!r} per unit)")
+    ax.set_title(title or f"linear surrogate: fidelity {surrogate.fidelity:.2f} (held out)", fontsize=10)
+    return ax
+
+
+# --- the bank-loan questions ---------------------------------------------------------------
+
+
+def approval_rates(rates: Sequence, ax=None, *, title: str | None = None, label: str = "approval rate"):
+    """Approval rate per group (``distill.group_rates``), raw and at matched merit.
+
+    Returns
+    -------
+    matplotlib Axes
+    """
+    rates = list(rates)
+    ax = _axes(ax, (1.5 + 0.9 * len(rates), 3.2))
+    x = np.arange(len(rates))
+    matched = all(r.matched_rate is not None for r in rates)
+    width = 0.4 if matched else 0.7
+    ax.bar(x - (width / 2 if matched else 0), [r.rate for r in rates], width, color="0.55", label="all")
+    if matched:
+        ax.bar(x + width / 2, [r.matched_rate for r in rates], width, color="#4d9221", label="at matched merit")
+        ax.legend(fontsize=8, frameon=False)
+    ax.set_xticks(x, [f"{r.group}\n(n={r.n})" for r in rates], fontsize=8)
+    ax.set_ylim(0, 1)
+    ax.set_ylabel(label)
+    ax.set_title(title or f"{label} by group", fontsize=10)
+    return ax
+
+
+def importances(rows: Sequence, ax=None, *, title: str | None = None):
+    """Permutation importances (``distill.permutation_importance``) as bars with std error bars.
+
+    Returns
+    -------
+    matplotlib Axes
+    """
+    rows = list(rows)[::-1]  # most important at the top
+    ax = _axes(ax, (5.0, 0.8 + 0.3 * len(rows)))
+    ax.barh(np.arange(len(rows)), [r.mean for r in rows], xerr=[r.std for r in rows], color="0.45", capsize=2)
+    ax.set_yticks(np.arange(len(rows)), [r.feature for r in rows], fontsize=8)
+    ax.set_xlabel("share of the model's decisions that change when shuffled")
+    ax.set_title(title or "permutation importance", fontsize=10)
+    return ax
+
+
+def explanation(result, ax=None, *, top: int = 10, title: str | None = None):
+    """A local explanation (``distill.explain_applicant``): each feature's push for or against.
+
+    Red bars push towards the explained class (e.g. approval), blue bars against.
+
+    Returns
+    -------
+    matplotlib Axes
+    """
+    parts = list(result.contributions)[:top][::-1]
+    ax = _axes(ax, (5.5, 0.9 + 0.3 * len(parts)))
+    values = [c.contribution for c in parts]
+    ax.barh(np.arange(len(parts)), values, color=[FOR_COLOUR if v > 0 else AGAINST_COLOUR for v in values])
+    labels = [c.feature if result.method == "lime" else f"{c.feature} = {c.value:.2g}" for c in parts]
+    ax.set_yticks(np.arange(len(parts)), labels, fontsize=8)
+    ax.axvline(0, color="0.3", lw=0.8)
+    unit = "log-odds" if result.method == "shap" else "weight in LIME's local linear model"
+    ax.set_xlabel(f"contribution ({unit})")
+    ax.set_title(title or f"{result.method.upper()}: why this decision (prediction {result.prediction:.2f}, "
+                          f"base {result.base:.2f})", fontsize=10)
+    return ax

@@ -33,10 +33,6 @@ import numpy as np
 from . import cam, layers, occlusion, plot
 from ._checks import as_images
 
-try:  # the feature-visualization plots are being merged into labkit.plot
-    _activation_grid = plot.activation_grid
-except AttributeError:
-    from ._plot_featureviz import activation_grid as _activation_grid
 
 __all__ = ["occlusion_explorer", "layer_explorer", "gradcam_explorer", "Explorer"]
 
@@ -237,7 +233,7 @@ class _Layers(Explorer):
 
     def _draw(self, s, result):
         shown = range(min(self.max_channels, result.shape[-1]))
-        return _activation_grid(result, channels=shown,
+        return plot.activation_grid(result, channels=shown,
                                 title=f"image {s['image']}, layer {s['layer']}: "
                                       f"{len(shown)} of {result.shape[-1]} channels, "
                                       f"{result.shape[0]}x{result.shape[1]} each")

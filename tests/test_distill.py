@@ -257,7 +257,7 @@ def test_the_loan_model_is_biased_against_women_not_by_race(loan):
 def test_plots_draw_the_numbers_with_titles():
     import matplotlib.pyplot as plt
 
-    from labkit import _plot_concepts as plot
+    from labkit import plot
 
     names = ("x0", "x1", "x2", "x3")
     s = distill.surrogate_tree(threshold_model, X, max_depth=2, feature_names=names, class_names=("no", "yes"))

@@ -18,7 +18,7 @@ from scipy import ndimage
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from labkit import _plot_featureviz as plot  # noqa: E402
+from labkit import plot  # noqa: E402
 from labkit import datasets, featureviz as fv, zoo  # noqa: E402
 from labkit.layers import activations  # noqa: E402
 

@@ -285,9 +285,9 @@ def test_fire_engine_model_uses_red(tmp_path):
 def test_tcav_bars_draws_every_row_and_the_baseline(result):
     import matplotlib.pyplot as plt
 
-    from labkit import _plot_concepts
+    from labkit import plot
 
-    ax = _plot_concepts.tcav_bars(result, class_name="red-lover")
+    ax = plot.tcav_bars(result, class_name="red-lover")
     heights = [patch.get_height() for patch in ax.patches]
     assert len(heights) == len(result.rows) + 1  # a bar per (layer, concept) and the random baseline
     assert heights[0] == pytest.approx(result.row("gap", "red").mean)
