@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 import tempfile
@@ -217,7 +218,7 @@ def _pearson(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 # --- the report --------------------------------------------------------------------
 
 
-def run(quick: bool = False, peers: bool = True, repeats: int = 3) -> str:
+def run(quick: bool = False, peers: bool = True, repeats: int = 3, only: str | None = None) -> str:
     import keras
     import tensorflow as tf
 
@@ -226,6 +227,8 @@ def run(quick: bool = False, peers: bool = True, repeats: int = 3) -> str:
     peer_versions = {}
     with tempfile.TemporaryDirectory() as tmp:
         for work in workloads(quick):
+            if only is not None and work["name"] != only:
+                continue
             functions = _floor_functions(work["model"])
             reps = 1 if work["name"] == "resnet50v2" and quick else repeats
             print(f"{work['name']}: {len(work['images'])} images, batch size {work['batch_size']}", flush=True)
@@ -298,12 +301,33 @@ def main(argv=None) -> int:
     parser.add_argument("--quick", action="store_true", help="fewer samples on ResNet, one repeat")
     parser.add_argument("--no-peers", action="store_true", help="skip xplique / tf-keras-vis")
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--only", choices=("shapes", "resnet50v2"),
+                        help="measure one workload and replace its section in an existing speed.md")
     args = parser.parse_args(argv)
-    text = run(args.quick, not args.no_peers, args.repeats)
+    text = run(args.quick, not args.no_peers, args.repeats, args.only)
     RESULTS.mkdir(parents=True, exist_ok=True)
-    (RESULTS / ("speed_quick.md" if args.quick else "speed.md")).write_text(text)
+    path = RESULTS / ("speed_quick.md" if args.quick else "speed.md")
+    if args.only and path.exists():
+        text = _replace_section(path.read_text(), text, args.only)
+    path.write_text(text)
     print(text)
     return 0
+
+
+def _replace_section(old: str, new: str, name: str) -> str:
+    """``old`` with the section of workload ``name`` taken from ``new`` (a run with --only name)."""
+    def section(text: str) -> tuple[int, int]:
+        start = text.index(f"## {name}:")
+        following = text.find("\n## ", start + 1)
+        return start, len(text) if following < 0 else following + 1
+
+    a, b = section(old)
+    c, d = section(new)
+    header_end = new.index("\n", c) + 1
+    took = re.search(r"Took (\d+) s", new)
+    note = (f"\nRe-measured alone with `python -m benchmarks.speed --only {name}`"
+            f"{f' ({took.group(1)} s)' if took else ''}; the other section is from the full run.\n")
+    return old[:a] + new[c:header_end] + note + new[header_end:d] + old[b:]
 
 
 if __name__ == "__main__":
