@@ -651,39 +651,19 @@ def loan_table(split: str = "train", n: int = 4000, *, seed: int = 0) -> LoanDat
 def save_figures(out_dir="figures") -> list:
     """Draw a grid of every scenario (images and masks) and of the concept sets as PNGs."""
     from pathlib import Path
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+
+    from . import plot
+    plot.use_files()  # no screen needed
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     written = []
     for scenario, spec in SCENARIOS.items():
         for split in spec["splits"]:
-            data = toy_world(scenario, split, n=8, seed=0)
-            fig, axes = plt.subplots(2, 8, figsize=(16, 4.4))
-            for i in range(8):
-                axes[0, i].imshow(data.images[i])
-                axes[0, i].set_title(data.class_names[data.labels[i]], fontsize=9)
-                axes[1, i].imshow(data.masks[i], cmap="gray", vmin=0, vmax=1)
-                axes[1, i].set_title("ground-truth mask", fontsize=8)
-            for ax in axes.flat:
-                ax.axis("off")
-            fig.suptitle(f"toy world: {scenario} / {split}")
-            fig.tight_layout()
-            written.append(out / f"toy_{scenario}_{split}.png")
-            fig.savefig(written[-1], dpi=80)
-            plt.close(fig)
-    fig, axes = plt.subplots(len(CONCEPTS), 8, figsize=(12, 1.6 * len(CONCEPTS)))
-    for row, concept in enumerate(CONCEPTS):
-        for i, image in enumerate(concept_images(concept, 8)):
-            axes[row, i].imshow(image)
-            axes[row, i].axis("off")
-        axes[row, 0].set_title(concept, fontsize=10, loc="left")
-    fig.suptitle("concept sets for TCAV")
-    fig.tight_layout()
-    written.append(out / "concepts.png")
-    fig.savefig(written[-1], dpi=70)
-    plt.close(fig)
+            figure = plot.toy_world_grid(toy_world(scenario, split, n=8, seed=0),
+                                         title=f"toy world: {scenario} / {split}")
+            written.append(plot.save(figure, out / f"toy_{scenario}_{split}.png", dpi=80))
+    figure = plot.concept_grid({concept: concept_images(concept, 8) for concept in CONCEPTS})
+    written.append(plot.save(figure, out / "concepts.png", dpi=70))
     return written
 
 

@@ -7,7 +7,8 @@ here calls ``plt.show()``: Jupyter shows the figure, scripts save it.
 
 Sections (add new plots to their section, or start a new one):
 
-- figures: :func:`close`
+- figures: :func:`close`, :func:`save`, :func:`use_files`
+- the toy world: :func:`toy_world_grid`, :func:`concept_grid`
 - images: :func:`image`
 - feature attribution: :func:`heatmap`, :func:`attribution_grid`, :func:`curves`
 - feature visualization: :func:`filters`, :func:`activation_grid`,
@@ -27,7 +28,8 @@ from matplotlib.offsetbox import AnnotationBbox, OffsetImage
 
 __all__ = ["close", "image", "heatmap", "attribution_grid", "curves",
            "filters", "activation_grid", "visualizations", "top_examples", "embedding", "objective_trace",
-           "tcav_bars", "tree", "coefficients", "approval_rates", "importances", "explanation"]
+           "tcav_bars", "tree", "coefficients", "approval_rates", "importances", "explanation",
+           "toy_world_grid", "concept_grid", "save", "use_files"]
 
 SIGNED_CMAP = "RdBu_r"  # diverging, centred at 0: red = evidence for the class, blue = against
 UNSIGNED_CMAP = "inferno"  # sequential, perceptually uniform, dark = 0
@@ -347,6 +349,54 @@ def _curve_points(name: str, curve, x) -> tuple[np.ndarray, np.ndarray]:
         raise ValueError(f"curve {name!r} has {ys.shape[1]} points but x has shape {xs.shape}")
     return xs, ys
 
+
+
+# --- the toy world: pictures of data sets (make figures) --------------------------------------
+
+
+def use_files() -> None:
+    """Draw into files only (matplotlib's Agg backend), e.g. in ``make figures`` without a screen."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+
+
+def save(figure, path, *, dpi: int = 80):
+    """Save ``figure`` to ``path``, close it, and return the path."""
+    figure.savefig(path, dpi=dpi)
+    plt.close(figure)
+    return path
+
+
+def toy_world_grid(data, *, n: int = 8, title: str | None = None):
+    """The first ``n`` images of a toy-world ImageSet with their class names, and their masks below."""
+    n = min(n, len(data.images))
+    figure, axes = plt.subplots(2, n, figsize=(2 * n, 4.4), squeeze=False)
+    for i in range(n):
+        axes[0, i].imshow(data.images[i])
+        axes[0, i].set_title(data.class_names[data.labels[i]], fontsize=9)
+        axes[1, i].imshow(data.masks[i], cmap="gray", vmin=0, vmax=1)
+        axes[1, i].set_title("ground-truth mask", fontsize=8)
+    for ax in axes.flat:
+        ax.axis("off")
+    figure.suptitle(title or data.name)
+    figure.tight_layout()
+    return figure
+
+
+def concept_grid(sets: Mapping[str, np.ndarray], *, title: str = "concept sets for TCAV"):
+    """One row of images per concept set ({name: (n, H, W, 3) images})."""
+    n = max(len(images) for images in sets.values())
+    figure, axes = plt.subplots(len(sets), n, figsize=(1.5 * n, 1.6 * len(sets)), squeeze=False)
+    for row, (name, images) in enumerate(sets.items()):
+        for i in range(n):
+            if i < len(images):
+                axes[row, i].imshow(images[i])
+            axes[row, i].axis("off")
+        axes[row, 0].set_title(name, fontsize=10, loc="left")
+    figure.suptitle(title)
+    figure.tight_layout()
+    return figure
 
 # === feature visualization (the lecture's first section) =====================================
 
