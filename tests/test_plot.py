@@ -163,6 +163,28 @@ def test_close_frees_the_figure():
     assert number not in plt.get_fignums()
 
 
+def test_toy_world_and_concept_grids(tmp_path):
+    from labkit import datasets
+
+    data = datasets.toy_world("shapes", "test", n=3, seed=0)
+    figure = plot.toy_world_grid(data, n=8, title="shapes / test")
+    assert len(figure.axes) == 2 * 3 and figure._suptitle.get_text() == "shapes / test"
+    assert [ax.get_title() for ax in figure.axes[:3]] == [data.class_names[k] for k in data.labels]
+    path = plot.save(figure, tmp_path / "grid.png")
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and figure.number not in plt.get_fignums()
+    sets = {"red": datasets.concept_images("red", 4), "random": datasets.concept_images("random", 2)}
+    figure = plot.concept_grid(sets)
+    assert len(figure.axes) == 2 * 4 and figure.axes[4].get_title(loc="left") == "random"
+    plot.close(figure)
+
+
+def test_only_plot_imports_matplotlib():
+    for path in Path(plot.__file__).parent.glob("*.py"):
+        source = path.read_text()
+        if path.name != "plot.py":
+            assert not re.search(r"^\s*(import|from)\s+matplotlib", source, re.M), path.name
+
+
 def test_method_modules_do_not_import_matplotlib():
     for name in ("gradients", "occlusion", "cam"):
         source = (Path(plot.__file__).parent / f"{name}.py").read_text()
