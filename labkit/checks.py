@@ -485,7 +485,6 @@ def _run_case(student_fn, reference_fn, case: Case, name: str, *, compare, diagn
     return problem + (f".\n  Hint: {hint}" if hint else ".")
 
 
-
 def add_hint(result: CheckResult, words, hint: str, raise_on_fail: bool) -> CheckResult:
     """Append ``hint`` to a failed result whose message contains one of ``words``; raise if asked.
 
