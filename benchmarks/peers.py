@@ -17,22 +17,13 @@ from __future__ import annotations
 import json
 import os
 import sys
-import time
 import traceback
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
+from timing import best  # noqa: E402  (benchmarks/timing.py: this script's directory is on sys.path)
 
-
-def _best(run, repeats: int):
-    result = run()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        result = run()
-        times.append(time.perf_counter() - start)
-    return min(times), result
 
 
 def _model(config: dict):
@@ -158,7 +149,7 @@ def main(config: dict) -> dict:
         results = {}
         for method, (explain, note) in tasks.items():
             try:
-                seconds, result = _best(explain, config["repeats"])
+                seconds, result = best(explain, config["repeats"])
                 maps[f"{peer}/{method}"] = _squeeze(result)
                 results[method] = {"seconds": seconds, "note": note}
             except Exception as err:

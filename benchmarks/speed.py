@@ -42,6 +42,8 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.timing import best
+
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
 PEERS_PYTHON = ROOT / ".venv-peers" / "bin" / "python"
@@ -101,16 +103,6 @@ def _floor(functions, kind: str, n_images: int, batch, batch_size: int) -> Calla
 
     return run
 
-
-def _best(run: Callable, repeats: int) -> tuple[float, object]:
-    """Warm up once (tracing), then the best wall time of ``repeats`` calls, and the last result."""
-    result = run()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        result = run()
-        times.append(time.perf_counter() - start)
-    return min(times), result
 
 
 # --- workloads ---------------------------------------------------------------------
@@ -234,9 +226,9 @@ def run(quick: bool = False, peers: bool = True, repeats: int = 3, only: str | N
             print(f"{work['name']}: {len(work['images'])} images, batch size {work['batch_size']}", flush=True)
             rows = {}
             for task in work["tasks"]:
-                seconds, maps = _best(task.run, reps)
+                seconds, maps = best(task.run, reps)
                 floor = _floor(functions, task.floor, task.floor_images, work["images"], work["batch_size"])
-                floor_seconds, _ = _best(floor, reps)
+                floor_seconds, _ = best(floor, reps)
                 rows[task.method] = dict(seconds=seconds, maps=np.asarray(maps), floor=floor_seconds, task=task)
                 print(f"  {task.method}: {seconds:.3f} s, floor {floor_seconds:.3f} s", flush=True)
             report = _run_peers(work, reps, Path(tmp)) if peers else {"error": "not run (--no-peers)"}
