@@ -329,42 +329,43 @@ def explore(page, lab, name: str, title: str):
     return explorer, picture
 
 
-@pytest.mark.browser
-def test_occlusion_explorer_patch_slider_redraws_the_heatmap(page, lab):
-    explorer, picture = explore(page, lab, "02_feature_attribution.ipynb", "Occlusion: cover a patch")
+def check_redraw(page, explorer, picture, shot: str, move) -> None:
+    """Screenshot the explorer, ``move()`` one of its controls, and check that its picture changed."""
     SHOTS.mkdir(exist_ok=True)
-    explorer.screenshot(path=SHOTS / "02_occlusion_before.png")
+    explorer.screenshot(path=SHOTS / f"{shot}_before.png")
     before, src = picture_digest(picture), picture.get_attribute("src")
-    assert before is not None, "the occlusion heatmap is not shown"
-
-    slider = explorer.locator(".widget-slider", has=page.locator("label", has_text=re.compile("^patch$")))
-    sync_api.expect(slider.locator(".widget-readout")).to_have_text("12")
-    slider.locator(".noUi-handle").focus()
-    page.keyboard.press("ArrowRight")
-    sync_api.expect(slider.locator(".widget-readout")).to_have_text("13")
+    assert before is not None, f"{shot}: the explorer shows no picture"
+    move()
     wait_for_new_picture(page, picture, src)
-    explorer.screenshot(path=SHOTS / "02_occlusion_after.png")
+    explorer.screenshot(path=SHOTS / f"{shot}_after.png")
     assert picture_digest(picture) not in (None, before)
     sync_api.expect(explorer).not_to_contain_text("could not update")    # the explorer's own error line
     check_widgets_render(page)
 
 
 @pytest.mark.browser
+def test_occlusion_explorer_patch_slider_redraws_the_heatmap(page, lab):
+    explorer, picture = explore(page, lab, "02_feature_attribution.ipynb", "Occlusion: cover a patch")
+    slider = explorer.locator(".widget-slider", has=page.locator("label", has_text=re.compile("^patch$")))
+
+    def one_step_right():
+        sync_api.expect(slider.locator(".widget-readout")).to_have_text("12")
+        slider.locator(".noUi-handle").focus()
+        page.keyboard.press("ArrowRight")
+        sync_api.expect(slider.locator(".widget-readout")).to_have_text("13")
+
+    check_redraw(page, explorer, picture, "02_occlusion", one_step_right)
+
+
+@pytest.mark.browser
 def test_layer_explorer_layer_chooser_redraws_the_activations(page, lab):
     explorer, picture = explore(page, lab, "01_feature_visualization.ipynb", "Activations: forward one image")
-    SHOTS.mkdir(exist_ok=True)
-    explorer.screenshot(path=SHOTS / "01_layers_before.png")
-    before, src = picture_digest(picture), picture.get_attribute("src")
-    assert before is not None, "the activation grid is not shown"
+    select = explorer.locator(".widget-dropdown", has=page.locator("label", has_text=re.compile("^layer$"))).locator(
+        "select")
 
-    chooser = explorer.locator(".widget-dropdown", has=page.locator("label", has_text=re.compile("^layer$")))
-    select = chooser.locator("select")
-    layers = select.locator("option").all_inner_texts()
-    current = select.input_value()
-    assert current == "conv1" and "conv2" in layers, layers
-    select.select_option("conv2")
-    wait_for_new_picture(page, picture, src)
-    explorer.screenshot(path=SHOTS / "01_layers_after.png")
-    assert picture_digest(picture) not in (None, before)
-    sync_api.expect(explorer).not_to_contain_text("could not update")
-    check_widgets_render(page)
+    def conv1_to_conv2():
+        layers = select.locator("option").all_inner_texts()
+        assert select.input_value() == "conv1" and "conv2" in layers, layers
+        select.select_option("conv2")
+
+    check_redraw(page, explorer, picture, "01_layers", conv1_to_conv2)
