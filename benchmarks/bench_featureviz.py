@@ -262,7 +262,7 @@ def _markdown(r: dict, args) -> str:
     for name, v in r["channels"].items():
         lines.append(f"| {name} | {v['wins']} of {v['channels']} | {v['median_ratio']:.1f} | {v['min_ratio']:.2f} | "
                      f"{v['losers'] or 'none'} | {v['seconds']:.1f} |")
-    lines += ["", f"Real images: `toy_world('shapes', 'test', 1000, seed=11)`; score = the channel's mean over the "
+    lines += ["", "Real images: `toy_world('shapes', 'test', 1000, seed=11)`; score = the channel's mean over the "
               "8x8 map (the objective itself), on the untransformed final image.", "",
               f"## Class visualizations: softmax probability of their own class ({STEPS} steps, seeds "
               f"{r['seeds']})", "", "| objective | circle | square | triangle | cross | images >= 0.9 |",

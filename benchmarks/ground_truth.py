@@ -22,7 +22,7 @@ from __future__ import annotations
 import argparse
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -77,7 +77,7 @@ def methods(quick: bool = False, fill=(0.5, 0.5, 0.5)) -> list[Method]:
         Method("lime", lambda m, x, t: lime_map(m, x, t, num_samples=500, n_segments=50), subset=few,
                note="lime package, SLIC ~50 superpixels, hidden = superpixel mean colour, 500 samples"),
         Method("shap (partition)", lambda m, x, t: shap_map(m, x, t, max_evals=1000, fill=np.array(fill)),
-               subset=few, note=f"shap Partition, mean-colour fill, 1000 evals"),
+               subset=few, note="shap Partition, mean-colour fill, 1000 evals"),
         Method("shap (gradient)", lambda m, x, t: shap_map(m, x, t, explainer="gradient", nsamples=64),
                subset=few, note="shap GradientExplainer, black background, 64 samples"),
     ]
@@ -158,7 +158,7 @@ def shapes_table(quick: bool = False) -> str:
             "deletion AUC (lower = better) | insertion AUC (higher = better) | seconds | settings |\n"
             "|---|---|---|---|---|---|---|---|---|")
     text = [
-        f"## 1. `shapes`: does the map point at the object?\n",
+        "## 1. `shapes`: does the map point at the object?\n",
         f"{n} fresh `shapes` test images (`toy_world('shapes', 'test', {n}, seed=7)`; the model was "
         f"trained on the train split with seed 0), shipped `zoo.load('shapes')` "
         f"(accuracy on these images {accuracy:.1%}). Target = the true class. Pointing game: share of "

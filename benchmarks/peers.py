@@ -22,7 +22,7 @@ import traceback
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
 import numpy as np  # noqa: E402
-from timing import best  # noqa: E402  (benchmarks/timing.py: this script's directory is on sys.path)
+from common import best  # noqa: E402  (benchmarks/common.py: this script's directory is on sys.path)
 
 
 

@@ -42,7 +42,7 @@ from pathlib import Path
 
 import numpy as np
 
-from benchmarks.timing import best
+from benchmarks.common import best, replace_section, section_span
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
@@ -308,18 +308,12 @@ def main(argv=None) -> int:
 
 def _replace_section(old: str, new: str, name: str) -> str:
     """``old`` with the section of workload ``name`` taken from ``new`` (a run with --only name)."""
-    def section(text: str) -> tuple[int, int]:
-        start = text.index(f"## {name}:")
-        following = text.find("\n## ", start + 1)
-        return start, len(text) if following < 0 else following + 1
-
-    a, b = section(old)
-    c, d = section(new)
-    header_end = new.index("\n", c) + 1
+    start, end = section_span(new, f"## {name}:")
+    header_end = new.index("\n", start) + 1
     took = re.search(r"Took (\d+) s", new)
     note = (f"\nRe-measured alone with `python -m benchmarks.speed --only {name}`"
             f"{f' ({took.group(1)} s)' if took else ''}; the other section is from the full run.\n")
-    return old[:a] + new[c:header_end] + note + new[header_end:d] + old[b:]
+    return replace_section(old, f"## {name}:", new[start:header_end] + note + new[header_end:end])
 
 
 if __name__ == "__main__":

@@ -26,6 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
+from benchmarks.common import replace_section
+
 RESULTS = Path(__file__).resolve().parent / "results"
 FIRE_CONCEPTS = ("red", "yellow", "dots", "stripes", "checker", "cloudy", "random")
 TANK_CONCEPTS = ("cloudy", "sunny", "grass", "dots", "random")
@@ -241,10 +243,8 @@ def distillation_section(quick: bool) -> list[str]:
 
 def rewrite_loan_section(path: Path, quick: bool) -> int:
     """Replace the bank-loan section of an existing result file (after the loan world or model changed)."""
-    text = path.read_text().split("\n")
-    begin = text.index("## The bank-loan model")
-    end = next(i for i in range(begin + 1, len(text)) if text[i].startswith("## "))
-    path.write_text("\n".join(text[:begin] + loan_section(quick) + text[end:]))
+    section = "\n".join(loan_section(quick)) + "\n"  # its last line is empty: a blank line before the next
+    path.write_text(replace_section(path.read_text(), "## The bank-loan model", section))
     print(f"rewrote the bank-loan section of {path}")
     return 0
 
