@@ -177,7 +177,7 @@ def _accuracy_cases(seed: int) -> Callable:
 
 
 def _values_not_unique(m: Mismatch) -> str | None:
-    got, (model, data, factor) = m.got, m.case.args
+    got, (_model, data, factor) = m.got, m.case.args
     values = np.unique(data.factors[factor])
     if isinstance(got, np.ndarray) and got.ndim == 2 and got.shape[0] == values.max() + 1 != len(values):
         return (f"you made one row for every number 0..{values.max()}, but the factor only takes the "
