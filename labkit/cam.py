@@ -26,7 +26,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from labkit._checks import as_images, as_targets, check_positive_int
+from labkit.validate import as_images, as_targets, check_positive_int
 from labkit.layers import (
     feature_model,
     iter_layers,

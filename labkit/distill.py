@@ -39,7 +39,7 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
 from sklearn.tree import DecisionTreeClassifier, export_text
 
-from labkit._checks import check_choice, check_positive_int, check_seed
+from labkit.validate import check_choice, check_positive_int, check_seed
 
 __all__ = [
     "Surrogate", "predict_classes", "surrogate_tree", "surrogate_linear", "fidelity",
@@ -761,7 +761,7 @@ def distill_cnn(
     import keras
 
     from labkit import zoo
-    from labkit._checks import as_images
+    from labkit.validate import as_images
 
     images, _ = as_images(images, model=teacher)
     if not (isinstance(temperature, numbers.Real) and temperature > 0):

@@ -47,7 +47,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from labkit._checks import as_images, check_choice, check_positive_int, check_seed
+from labkit.validate import as_images, check_choice, check_positive_int, check_seed
 from labkit.layers import LayerRef, activations, feature_model, iter_layers, resolve_layer
 
 __all__ = [

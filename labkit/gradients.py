@@ -28,7 +28,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from labkit._checks import as_images, as_targets, check_choice, check_positive_int, check_seed
+from labkit.validate import as_images, as_targets, check_choice, check_positive_int, check_seed
 from labkit.layers import feature_model, predict_batched
 
 __all__ = ["saliency", "smoothgrad", "integrated_gradients", "gradient_x_input"]

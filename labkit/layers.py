@@ -30,15 +30,14 @@ from __future__ import annotations
 import difflib
 import numbers
 import warnings
-import weakref
 from collections.abc import Iterator, Sequence
 
 import keras
 import numpy as np
-import tensorflow as tf
 from keras import ops
 
-from labkit._checks import as_images, check_positive_int
+from labkit.forward import cached, predict_batched
+from labkit.validate import as_images
 
 __all__ = [
     "resolve_layer",
@@ -48,7 +47,11 @@ __all__ = [
     "logits_layer_and_softmax",
     "feature_model",
     "activations",
-    "predict_batched",
+    "parents",
+    "producer",
+    "model_input_layer",
+    "pre_activation",
+    "is_activation",
 ]
 
 LayerRef = str | int | keras.layers.Layer
@@ -68,9 +71,6 @@ _CONV_TYPES = (
 )
 _AFFINE_TYPES = (keras.layers.Dense, keras.layers.Conv1D, keras.layers.Conv2D, keras.layers.Conv3D)
 _MAX_LISTED = 20  # names shown in an "unknown layer" error before "... and N more"
-
-# model -> {(layer ids, logits): feature model}; entries vanish with the model.
-_FEATURE_MODELS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 # --- finding layers ---------------------------------------------------------------
@@ -259,8 +259,13 @@ def last_conv_layer(model: keras.Model) -> keras.layers.Layer:
 # --- logits -----------------------------------------------------------------------
 
 
+def is_activation(function, name: str) -> bool:
+    """Is ``function`` (a layer's ``activation``) the Keras activation called ``name``, e.g. "relu"?"""
+    return getattr(function, "__name__", None) == name
+
+
 def _is_softmax(function) -> bool:
-    return getattr(function, "__name__", None) == "softmax"
+    return is_activation(function, "softmax")
 
 
 def _is_graph_model(model) -> bool:
@@ -347,17 +352,52 @@ class _PreSoftmax(keras.layers.Layer):
         self.built = True
 
     def call(self, x):
-        source = self.source
-        if isinstance(source, keras.layers.Dense):
-            z = ops.matmul(x, source.kernel)  # (N, K)
-        else:
-            z = source.convolution_op(x, source.kernel)  # (N, h, w, K)
-        if source.use_bias:
-            bias = source.bias
-            if getattr(source, "data_format", "channels_last") == "channels_first":
-                bias = ops.reshape(bias, (1, -1) + (1,) * (len(z.shape) - 2))
-            z = z + bias
-        return z
+        return pre_activation(self.source, x)
+
+
+def pre_activation(layer: keras.layers.Layer, x):
+    """The affine part of a Dense or Conv layer on ``x``, with the layer's own (shared) weights.
+
+    ``W x + b`` before the layer's activation: the logits under a fused
+    softmax, or the value a fused ReLU would clip.
+    """
+    if isinstance(layer, keras.layers.Dense):
+        z = ops.matmul(x, layer.kernel)  # (N, K)
+    else:
+        z = layer.convolution_op(x, layer.kernel)  # (N, h, w, K)
+    if layer.use_bias:
+        bias = layer.bias
+        if getattr(layer, "data_format", "channels_last") == "channels_first":
+            bias = ops.reshape(bias, (1, -1) + (1,) * (len(z.shape) - 2))
+        z = z + bias
+    return z
+
+
+# --- walking the graph (Keras internals are read here and nowhere else) -----------
+
+
+def parents(layer: keras.layers.Layer) -> list:
+    """The operations feeding the layer's first (original) call."""
+    nodes = getattr(layer, "_inbound_nodes", [])
+    return [node.operation for node in nodes[0].parent_nodes] if nodes else []
+
+
+def model_input_layer(model: keras.Model):
+    """The InputLayer of ``model``'s (single) input, or None for a model without a graph."""
+    try:
+        return model.inputs[0]._keras_history.operation
+    except (AttributeError, IndexError, ValueError):
+        return None
+
+
+def producer(tensor) -> keras.Operation:
+    """The layer that computed a symbolic tensor, looking through nested models and Dropout."""
+    operation = tensor._keras_history.operation
+    if isinstance(operation, keras.Model):
+        return producer(operation.outputs[0])
+    if isinstance(operation, (keras.layers.Dropout, keras.layers.SpatialDropout2D)):
+        return producer(operation.input)
+    return operation
 
 
 # --- the feature model ------------------------------------------------------------
@@ -486,54 +526,11 @@ def feature_model(
                 UserWarning,
                 stacklevel=2,
             )
-    cache = _FEATURE_MODELS.setdefault(model, {})
-    key = (tuple(id(layer) for layer in targets), bool(logits))
-    if key not in cache:
-        cache[key] = _build_feature_model(model, targets, bool(logits))
-    return cache[key]
+    key = ("feature_model", tuple(id(layer) for layer in targets), bool(logits))
+    return cached(model, key, lambda: _build_feature_model(model, targets, bool(logits)))
 
 
 # --- running it -------------------------------------------------------------------
-
-
-def _compiled(model: keras.Model):
-    """``model(x, training=False)`` as one tf.function for any batch size (cached on the model)."""
-    function = getattr(model, "_labkit_call", None)
-    if function is None:
-        spec = tf.TensorSpec((None, *model.inputs[0].shape[1:]), tf.float32)
-        function = tf.function(lambda x: tf.nest.flatten(model(x, training=False)), input_signature=[spec])
-        model._labkit_call = function
-    return function
-
-
-def predict_batched(model: keras.Model, batch: np.ndarray, *, batch_size: int = 64) -> list[np.ndarray]:
-    """Run ``model`` over a float32 batch in chunks of ``batch_size``; numpy out.
-
-    One compiled ``tf.function`` call per chunk, no Python loop per image.
-
-    Parameters
-    ----------
-    model : keras.Model
-        Typically a :func:`feature_model`.
-    batch : np.ndarray
-        (N, H, W, C) float32, already validated (see ``_checks.as_images``).
-    batch_size : int
-        Images per forward pass.
-
-    Returns
-    -------
-    list[np.ndarray]
-        One array (N, ...) per model output.
-
-    Examples
-    --------
-    >>> maps, logits = predict_batched(feature_model(model, "conv2"), batch)  # doctest: +SKIP
-    """
-    batch_size = check_positive_int(batch_size, "batch_size")
-    function = _compiled(model)
-    starts = range(0, len(batch), batch_size)
-    chunks = [function(tf.constant(batch[start : start + batch_size])) for start in starts]  # per chunk, not image
-    return [tf.concat(parts, axis=0).numpy() for parts in zip(*chunks)]
 
 
 def activations(

@@ -34,7 +34,7 @@ from collections.abc import Callable
 import keras
 import numpy as np
 
-from labkit import _checks
+from labkit import validate
 from labkit.layers import feature_model, predict_batched
 
 __all__ = ["predict_fn", "lime_map", "shap_map"]
@@ -79,7 +79,7 @@ def predict_fn(model: keras.Model, *, batch_size: int = 256, softmax: bool = Tru
     >>> f(data.images[:3]).sum(axis=1)  # doctest: +SKIP
     array([1., 1., 1.])
     """
-    batch_size = _checks.check_positive_int(batch_size, "batch_size")
+    batch_size = validate.check_positive_int(batch_size, "batch_size")
     logits_model = _logits_model(model)
 
     def predict(images) -> np.ndarray:
@@ -93,7 +93,7 @@ def predict_fn(model: keras.Model, *, batch_size: int = 256, softmax: bool = Tru
 def _targets(model, batch: np.ndarray, target, batch_size: int) -> np.ndarray:
     """Target class per image; None = the predicted class."""
     f = predict_fn(model, batch_size=batch_size, softmax=False)
-    targets = _checks.as_targets(target, len(batch), _logits_model(model).output_shape[-1])
+    targets = validate.as_targets(target, len(batch), _logits_model(model).output_shape[-1])
     return f(batch).argmax(axis=1) if targets is None else targets
 
 
@@ -106,7 +106,7 @@ def _segmenter(segmentation, n_segments: int) -> Callable:
 
     if callable(segmentation):
         return segmentation
-    _checks.check_choice(segmentation, "segmentation", ("slic", "quickshift"))
+    validate.check_choice(segmentation, "segmentation", ("slic", "quickshift"))
     if segmentation == "slic":
         return lambda image: slic(image, n_segments=n_segments, compactness=10, start_label=0,
                                   channel_axis=-1, convert2lab=image.shape[-1] == 3)
@@ -170,11 +170,11 @@ def lime_map(
     """
     from lime.lime_image import LimeImageExplainer
 
-    batch, single = _checks.as_images(images, model=model)
-    num_samples = _checks.check_positive_int(num_samples, "num_samples")
-    n_segments = _checks.check_positive_int(n_segments, "n_segments")
-    batch_size = _checks.check_positive_int(batch_size, "batch_size")
-    seed = _checks.check_seed(seed) or 0
+    batch, single = validate.as_images(images, model=model)
+    num_samples = validate.check_positive_int(num_samples, "num_samples")
+    n_segments = validate.check_positive_int(n_segments, "n_segments")
+    batch_size = validate.check_positive_int(batch_size, "batch_size")
+    seed = validate.check_seed(seed) or 0
     segment = _segmenter(segmentation, n_segments)
     targets = _targets(model, batch, target, batch_size)
     f = predict_fn(model, batch_size=batch_size, softmax=True)
@@ -299,11 +299,11 @@ def shap_map(
     >>> maps = shap_map(model, data.images[:4], max_evals=1000)  # doctest: +SKIP
     >>> maps.sum(axis=(1, 2))  # = S_c(x) - S_c(black image)  # doctest: +SKIP
     """
-    _checks.check_choice(explainer, "explainer", ("partition", "gradient"))
-    batch, single = _checks.as_images(images, model=model)
-    max_evals, nsamples = _checks.check_positive_int(max_evals, "max_evals"), _checks.check_positive_int(nsamples, "nsamples")
-    batch_size = _checks.check_positive_int(batch_size, "batch_size")
-    seed = _checks.check_seed(seed) or 0
+    validate.check_choice(explainer, "explainer", ("partition", "gradient"))
+    batch, single = validate.as_images(images, model=model)
+    max_evals, nsamples = validate.check_positive_int(max_evals, "max_evals"), validate.check_positive_int(nsamples, "nsamples")
+    batch_size = validate.check_positive_int(batch_size, "batch_size")
+    seed = validate.check_seed(seed) or 0
     targets = _targets(model, batch, target, batch_size)
     if explainer == "partition":
         values = _shap_partition(model, batch, targets, fill, max_evals, batch_size, seed)

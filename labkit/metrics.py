@@ -32,7 +32,7 @@ import numpy as np
 import tensorflow as tf
 from scipy import ndimage, stats
 
-from labkit import _checks
+from labkit import validate
 from labkit.layers import LayerRef, feature_model, iter_layers, resolve_layer
 
 __all__ = [
@@ -52,7 +52,7 @@ __all__ = [
 
 def _as_maps(maps, name: str = "maps") -> tuple[np.ndarray, bool]:
     """(N, h, w) float32 maps and whether one (h, w) map was given."""
-    array = _checks._to_numpy(maps, name)
+    array = validate._to_numpy(maps, name)
     if array.ndim not in (2, 3):
         raise ValueError(f"{name} must have shape (N, h, w) or one map (h, w); got shape {array.shape}")
     if array.size == 0:
@@ -239,8 +239,8 @@ def random_baseline(
     >>> f"{np.nanmean(pointing):.0%} by chance"  # doctest: +SKIP
     '13% by chance'
     """
-    n_maps = _checks.check_positive_int(n_maps, "n_maps")
-    rng = np.random.default_rng(_checks.check_seed(seed))
+    n_maps = validate.check_positive_int(n_maps, "n_maps")
+    rng = np.random.default_rng(validate.check_seed(seed))
     masks = np.asarray(masks)
     masks = _as_masks(masks[None] if masks.ndim == 2 else masks, 1 if masks.ndim == 2 else len(masks))
     pointing, energy = [], []
@@ -295,10 +295,10 @@ def _pixel_ranks(maps: np.ndarray) -> np.ndarray:
 
 def _curve(model, images, maps, target, steps, fill, batch_size, score, insertion):
     """Shared body of deletion_curve and insertion_curve."""
-    steps = _checks.check_positive_int(steps, "steps")
-    batch_size = _checks.check_positive_int(batch_size, "batch_size")
-    _checks.check_choice(score, "score", ("probability", "logit"))
-    batch, single = _checks.as_images(images, model=model)
+    steps = validate.check_positive_int(steps, "steps")
+    batch_size = validate.check_positive_int(batch_size, "batch_size")
+    validate.check_choice(score, "score", ("probability", "logit"))
+    batch, single = validate.as_images(images, model=model)
     n, h, w, c = batch.shape
     maps, single_map = _as_maps(maps)
     if len(maps) != n:
@@ -306,7 +306,7 @@ def _curve(model, images, maps, target, steps, fill, batch_size, score, insertio
     ranks = _pixel_ranks(_resize(maps, (h, w)))  # (N, H, W)
     canvas = np.broadcast_to(np.asarray(fill, np.float32), batch.shape)  # (N, H, W, C)
     logits_model = _logits_model(model)
-    targets = _checks.as_targets(target, n, logits_model.outputs[0].shape[-1])
+    targets = validate.as_targets(target, n, logits_model.outputs[0].shape[-1])
     if targets is None:  # the class the model predicts for the intact image
         targets = np.concatenate([logits_model(batch[i : i + batch_size]).numpy().argmax(1)
                                   for i in range(0, n, batch_size)])
@@ -571,12 +571,12 @@ def randomization_check(
     >>> dict(zip(result.layers, result.mean.round(2)))  # doctest: +SKIP
     {'logits': 0.31, 'conv4': 0.12, 'conv3': 0.08, 'conv2': 0.05, 'conv1': 0.04}
     """
-    seed = _checks.check_seed(seed)
-    batch, _ = _checks.as_images(images, model=model)
+    seed = validate.check_seed(seed)
+    batch, _ = validate.as_images(images, model=model)
     chosen = _weighted_layers(model) if layers is None else [resolve_layer(model, ref) for ref in layers]
     if not chosen:
         raise ValueError("the model has no layers with weights to re-initialise")
-    targets = _checks.as_targets(target, len(batch), None)
+    targets = validate.as_targets(target, len(batch), None)
     if targets is None:
         logits = _logits_model(model).predict(batch, verbose=0, batch_size=256)
         targets = logits.argmax(axis=1)

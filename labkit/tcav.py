@@ -54,7 +54,7 @@ from sklearn.model_selection import train_test_split
 from threadpoolctl import threadpool_limits
 
 from labkit import datasets
-from labkit._checks import as_images, as_targets, check_choice, check_positive_int, check_seed
+from labkit.validate import as_images, as_targets, check_choice, check_positive_int, check_seed
 from labkit.layers import LayerRef, activations, feature_model, resolve_layer
 
 __all__ = ["CAV", "TCAVRow", "TCAVResult", "fit_cav", "directional_derivatives", "tcav_score", "tcav"]

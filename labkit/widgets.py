@@ -31,7 +31,7 @@ import keras
 import numpy as np
 
 from . import cam, layers, occlusion, plot
-from ._checks import as_images
+from .validate import as_images
 
 
 __all__ = ["occlusion_explorer", "layer_explorer", "gradcam_explorer", "Explorer"]

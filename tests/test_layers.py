@@ -1,4 +1,4 @@
-"""Tests for labkit.layers (layer lookup, feature models, activations) and labkit._checks."""
+"""Tests for labkit.layers (layer lookup, feature models, activations) and labkit.validate."""
 
 import re
 import warnings
@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 from keras import layers
 
-from labkit import _checks
+from labkit import validate
 from labkit.layers import (
     activations,
     conv_layers,
@@ -397,9 +397,9 @@ def test_bad_images_messages(cnn, images):
 
 
 def test_as_images_accepts_preprocessed_floats():
-    batch, single = _checks.as_images(np.full((4, 4, 3), -0.5, dtype="float64"))
+    batch, single = validate.as_images(np.full((4, 4, 3), -0.5, dtype="float64"))
     assert single and batch.dtype == np.float32 and batch.shape == (1, 4, 4, 3)
-    ok, _ = _checks.as_images(np.full((2, 4, 4, 3), 1.2))  # slightly above 1 is fine
+    ok, _ = validate.as_images(np.full((2, 4, 4, 3), 1.2))  # slightly above 1 is fine
     assert ok.max() == np.float32(1.2)
 
 
@@ -407,36 +407,36 @@ def test_as_images_allows_0_255_when_model_rescales():
     x = inputs = keras.Input((8, 8, 3))
     x = layers.Rescaling(1 / 255)(x)
     model = keras.Model(inputs, layers.Conv2D(2, 3)(x))
-    batch, _ = _checks.as_images(np.full((1, 8, 8, 3), 200, dtype="uint8"), model=model)
+    batch, _ = validate.as_images(np.full((1, 8, 8, 3), 200, dtype="uint8"), model=model)
     assert batch.dtype == np.float32 and batch.max() == 200
 
 
 def test_as_targets():
-    np.testing.assert_array_equal(_checks.as_targets(2, 3, 5), [2, 2, 2])
-    np.testing.assert_array_equal(_checks.as_targets([0, 4.0, 1], 3, 5), [0, 4, 1])
-    assert _checks.as_targets(None, 3, 5) is None
+    np.testing.assert_array_equal(validate.as_targets(2, 3, 5), [2, 2, 2])
+    np.testing.assert_array_equal(validate.as_targets([0, 4.0, 1], 3, 5), [0, 4, 1])
+    assert validate.as_targets(None, 3, 5) is None
     with pytest.raises(ValueError, match=r"target has shape \(3, 5\).*pass class indices, not one-hot"):
-        _checks.as_targets(np.eye(5)[[0, 1, 2]], 3, 5)
+        validate.as_targets(np.eye(5)[[0, 1, 2]], 3, 5)
     with pytest.raises(ValueError, match=r"whole-number class indices, got \[0\.5"):
-        _checks.as_targets([0.5, 1, 2], 3, 5)
+        validate.as_targets([0.5, 1, 2], 3, 5)
     with pytest.raises(ValueError, match=r"target 5 is out of range; valid class indices are 0\.\.4"):
-        _checks.as_targets([0, 5, 1], 3, 5)
+        validate.as_targets([0, 5, 1], 3, 5)
     with pytest.raises(ValueError, match=r"target -1 is out of range"):
-        _checks.as_targets(-1, 3, 5)
+        validate.as_targets(-1, 3, 5)
     with pytest.raises(ValueError, match="target has 2 entries but there are 3 images"):
-        _checks.as_targets([1, 2], 3, 5)
+        validate.as_targets([1, 2], 3, 5)
     with pytest.raises(TypeError, match="target must be a class index"):
-        _checks.as_targets(True, 3, 5)
+        validate.as_targets(True, 3, 5)
     with pytest.raises(TypeError, match="class must be a numeric array"):
-        _checks.as_targets("cat", 3, 5, name="class")
+        validate.as_targets("cat", 3, 5, name="class")
 
 
 def test_small_checks():
-    assert _checks.check_positive_int(np.int64(3), "steps") == 3
+    assert validate.check_positive_int(np.int64(3), "steps") == 3
     with pytest.raises(TypeError, match="steps must be a positive int"):
-        _checks.check_positive_int(2.0, "steps")
-    assert _checks.check_seed(None) is None and _checks.check_seed(0) == 0
+        validate.check_positive_int(2.0, "steps")
+    assert validate.check_seed(None) is None and validate.check_seed(0) == 0
     with pytest.raises(ValueError, match="seed must be >= 0"):
-        _checks.check_seed(-1)
+        validate.check_seed(-1)
     with pytest.raises(ValueError, match=r"mode must be one of 'a', 'b'; got 'c'"):
-        _checks.check_choice("c", "mode", ("a", "b"))
+        validate.check_choice("c", "mode", ("a", "b"))

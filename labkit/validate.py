@@ -1,4 +1,4 @@
-"""Input validation shared by every labkit method.
+"""Input validation shared by every labkit function (not the exercise checks: see ``labkit.checks``).
 
 Each helper turns what a student passed into the exact form the methods
 need, or raises a ``TypeError``/``ValueError`` that names the argument, says
@@ -43,14 +43,11 @@ def _to_numpy(value, name: str) -> np.ndarray:
 
 
 def _model_rescales(model) -> bool:
-    """True when the model starts with its own Rescaling/Normalization layer (takes 0-255)."""
-    from labkit.layers import iter_layers  # local import: layers imports this module
-
+    """True when the model's first layer is its own Rescaling/Normalization (it takes 0-255)."""
     import keras
 
-    for layer in iter_layers(model):
-        return isinstance(layer, (keras.layers.Rescaling, keras.layers.Normalization))
-    return False
+    first = next((l for l in model.layers if not isinstance(l, keras.layers.InputLayer)), None)
+    return isinstance(first, (keras.layers.Rescaling, keras.layers.Normalization))
 
 
 def _check_model_shape(shape: tuple, model, name: str) -> None:
