@@ -7,12 +7,21 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 export TF_CPP_MIN_LOG_LEVEL := 2
 export PYTHONHASHSEED := 0
+# JupyterLab refuses to start as root (Docker images, cloud VMs, CI) unless told.
+ROOT_FLAG := $(if $(filter 0,$(shell id -u)),--allow-root)
+LAB_ARGS ?=
+# The solution notebooks run through nbval: each code cell a test, one kernel
+# per notebook, NBVAL_TIMEOUT seconds at most per cell.
+NBVAL_TIMEOUT := 120
+NBVAL := --nbval-lax --nbval-current-env --nbval-cell-timeout=$(NBVAL_TIMEOUT) --nbval-kernel-startup-timeout=120
+PYTEST := $(BIN)/python -m pytest
 
 .PHONY: lab test test-fast test-browser browser-deps train bench figures release clean help
 
 help:
 	@echo "make lab      set up .venv and open JupyterLab on notebooks/"
-	@echo "make test     set up .venv and run the whole test suite"
+	@echo "make test     set up .venv and run the whole test suite (unit tests, notebooks, grading, browser)"
+	@echo "make test-fast  the unit tests alone (a few minutes): no notebooks, grading runs or browser"
 	@echo "make test-browser  install Chromium + Playwright, run the notebooks in JupyterLab in headless Chromium"
 	@echo "make train    retrain every zoo model (data/models, ~10 min on 2 CPU cores)"
 	@echo "make bench    speed of each method against its floor and peer libraries"
@@ -26,12 +35,18 @@ $(STAMP): pyproject.toml
 	@touch $(STAMP)
 
 lab: $(STAMP)
-	$(BIN)/jupyter lab notebooks/
+	$(BIN)/jupyter lab notebooks/ $(ROOT_FLAG) $(LAB_ARGS)
 
 test: $(STAMP)
 	@test -x $(CHROMIUM) && $(BIN)/python -c "import playwright" 2>/dev/null || echo "make test: \
 	tests/test_browser.py will be SKIPPED (no $(CHROMIUM) or no playwright); make browser-deps installs them"
-	$(BIN)/python -m pytest -q
+	$(PYTEST) -q tests solutions $(NBVAL)
+
+# Unit tests only: everything but executing notebooks, grading whole submissions,
+# starting JupyterLab and driving the browser.
+SLOW_TESTS := tests/test_grade.py tests/test_browser.py tests/test_lab.py
+test-fast: $(STAMP)
+	$(PYTEST) -q tests $(addprefix --ignore=,$(SLOW_TESTS))
 
 # The browser test drives JupyterLab in Debian's Chromium (never a browser that
 # a test tool downloads); apt-get needs root or sudo.
@@ -44,7 +59,7 @@ browser-deps: $(STAMP)
 	$(BIN)/python -m pip install --quiet -e '.[dev,browser]'
 
 test-browser: browser-deps
-	$(BIN)/python -m pytest -q tests/test_browser.py
+	$(PYTEST) -q tests/test_browser.py
 
 train: $(STAMP)
 	$(BIN)/python -m labkit.zoo train

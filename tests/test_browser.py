@@ -49,7 +49,7 @@ SHOTS = Path(__file__).resolve().parent / "browser_screenshots"
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
                   "--disable-component-update", "--disable-sync", "--disable-quic"]
-CELL_TIMEOUT = 120          # seconds, as in test_notebooks.py
+CELL_TIMEOUT = 120          # seconds, as NBVAL_TIMEOUT in the Makefile
 START_TIMEOUT = 120         # JupyterLab up, notebook open, kernel idle
 UPDATE_TIMEOUT = 60         # an explorer redraws after a control moved
 # what JupyterLab's widget manager shows instead of a widget (jupyterlab_widgets' messages)
