@@ -68,7 +68,7 @@ bench: $(STAMP)
 	$(BIN)/python -m benchmarks.run
 
 figures: $(STAMP)
-	$(BIN)/python -m labkit.datasets figures/
+	$(BIN)/python -m labkit.plot figures/
 
 release: $(STAMP)
 	$(BIN)/python -m labkit.release

@@ -25,18 +25,22 @@ from __future__ import annotations
 import html
 import io
 import time
+from collections.abc import Sequence
 
 import ipywidgets as w
 import keras
 import numpy as np
+from numpy.typing import ArrayLike
 
-from . import cam, layers, occlusion, plot
-from .validate import as_images
+from labkit import cam, layers, occlusion, plot
+from labkit.forward import predict_batched
+from labkit.targets import explained_classes, logits_model, softmax
+from labkit.validate import as_images
 
 
 __all__ = ["occlusion_explorer", "layer_explorer", "gradcam_explorer", "Explorer"]
 
-PREDICTED = "predicted class"
+PREDICTED_LABEL = "predicted class"  # the class chooser's entry for targets.PREDICTED (None)
 DPI = 120  # of the PNG shown, at its own size (about 370 px wide for one map)
 MIN_STRIDE = 2  # stride 1 on 64x64 means ~3700 forward passes: seconds per update on a laptop CPU
 
@@ -44,11 +48,13 @@ MIN_STRIDE = 2  # stride 1 on 64x64 means ~3700 forward passes: seconds per upda
 class Explorer:
     """Controls, a picture, and a cached computation redone whenever a control changes."""
 
-    def __init__(self, model, images, class_names=None, *, title: str):
+    def __init__(self, model: keras.Model, images: ArrayLike, class_names: Sequence[str] | None = None, *,
+                 title: str):
         self.model = model
         self.images, _ = as_images(images, model=model)     # (N, H, W, C)
-        logits = layers.predict_batched(layers.feature_model(model, []), self.images)[-1]
-        self.probabilities = _softmax(logits)               # (N, classes), computed once
+        logits = predict_batched(logits_model(model), self.images)[-1]  # (N, classes), computed once
+        self.probabilities = softmax(logits)                               # (N, classes)
+        self.predicted = explained_classes(model, self.images, None)      # (N,) "predicted class"
         n_classes = logits.shape[-1]
         self.class_names = tuple(class_names) if class_names is not None else tuple(
             str(c) for c in range(n_classes))
@@ -74,13 +80,13 @@ class Explorer:
                            continuous_update=False)
 
     def _class_control(self):
-        return w.Dropdown(options=[PREDICTED, *self.class_names], value=PREDICTED,
+        return w.Dropdown(options=[PREDICTED_LABEL, *self.class_names], value=PREDICTED_LABEL,
                           description="class")
 
     def _target(self, index: int) -> int:
         choice = self.controls["class"].value
-        if choice == PREDICTED:
-            return int(np.argmax(self.probabilities[index]))
+        if choice == PREDICTED_LABEL:
+            return int(self.predicted[index])
         return self.class_names.index(choice)
 
     def _finish_setup(self):
@@ -99,7 +105,7 @@ class Explorer:
             self.status.value = (f"<span style='color:#b00'>could not update: "
                                  f"{html.escape(type(err).__name__)}: {html.escape(str(err))}</span>")
 
-    def update(self):
+    def update(self) -> None:
         """Recompute (or fetch from the cache) for the current settings and redraw."""
         start = time.perf_counter()
         settings = self._settings()
@@ -136,7 +142,7 @@ class Explorer:
             return f"image {i}"
         return (f"image {i}: explaining class '{self.class_names[c]}' "
                 f"(p = {self.probabilities[i, c]:.2f}); model predicts "
-                f"'{self.class_names[int(np.argmax(self.probabilities[i]))]}'")
+                f"'{self.class_names[int(self.predicted[i])]}'")
 
 
 class _Occlusion(Explorer):
@@ -239,8 +245,8 @@ class _Layers(Explorer):
                                       f"{result.shape[0]}x{result.shape[1]} each")
 
 
-def occlusion_explorer(model, images, *, class_names=None, patch: int = 8, stride: int = 4,
-                       fill="mean") -> Explorer:
+def occlusion_explorer(model: keras.Model, images: ArrayLike, *, class_names: Sequence[str] | None = None,
+                       patch: int = 8, stride: int = 4, fill: str | float = "mean") -> Explorer:
     """Sliders for occlusion's patch size and stride, choosers for the image and class.
 
     Zeiler & Fergus 2014: the map shows how much the chosen class's
@@ -270,7 +276,7 @@ def occlusion_explorer(model, images, *, class_names=None, patch: int = 8, strid
     return _Occlusion(model, images, class_names, patch, stride, fill)
 
 
-def gradcam_explorer(model, images, *, class_names=None) -> Explorer:
+def gradcam_explorer(model: keras.Model, images: ArrayLike, *, class_names: Sequence[str] | None = None) -> Explorer:
     """Choosers for the image, the layer and the class explained by Grad-CAM (upsampled).
 
     Selvaraju et al. 2017 (``labkit.cam.grad_cam``); the layer chooser lists
@@ -280,7 +286,8 @@ def gradcam_explorer(model, images, *, class_names=None) -> Explorer:
     return _GradCam(model, images, class_names)
 
 
-def layer_explorer(model, images, *, class_names=None, max_channels: int = 32) -> Explorer:
+def layer_explorer(model: keras.Model, images: ArrayLike, *, class_names: Sequence[str] | None = None,
+                   max_channels: int = 32) -> Explorer:
     """A layer chooser showing the channels of that layer's activations for one image.
 
     ``explorer.result`` is the (h, w, K) activation of the chosen layer
@@ -302,11 +309,6 @@ def _is_map(layer) -> bool:
         return len(layer.output.shape) == 4
     except (AttributeError, ValueError, RuntimeError, TypeError):
         return False
-
-
-def _softmax(logits: np.ndarray) -> np.ndarray:
-    z = np.exp(logits - logits.max(axis=-1, keepdims=True))
-    return z / z.sum(axis=-1, keepdims=True)
 
 
 def _png(figure) -> bytes:
