@@ -142,7 +142,7 @@ def _rates_table(title: str, rows_by_source: dict) -> list[str]:
 
 
 def loan_section(quick: bool) -> list[str]:
-    from labkit import datasets, distill, zoo
+    from labkit import datasets, distill, fairness, zoo
 
     model = zoo.load("loan")
     train = datasets.loan_table("train", 2000 if quick else 8000, seed=5)
@@ -172,15 +172,15 @@ def loan_section(quick: bool) -> list[str]:
     decisions = distill.predict_classes(model, test.X)
     for column in ("sex", "race"):
         out += _rates_table(column, {
-            "model": distill.group_rates(decisions, test.raw[column], merit=test.merit),
-            "historical labels": distill.group_rates(test.y, test.raw[column], merit=test.merit)})
+            "model": fairness.group_rates(decisions, test.raw[column], merit=test.merit),
+            "historical labels": fairness.group_rates(test.y, test.raw[column], merit=test.merit)})
         out.append("")
-    importances = distill.permutation_importance(model, test.X, feature_names=names, n_repeats=5 if quick else 10)
+    importances = fairness.permutation_importance(model, test.X, feature_names=names, n_repeats=5 if quick else 10)
     out += ["Permutation importance (share of the model's decisions that change when a variable's columns are "
             "shuffled; one-hot columns shuffled together): "
             + ", ".join(f"{r.feature} {r.mean:.3f}" for r in importances), ""]
     for column in ("sex=female", "race=white"):
-        f = distill.flip_test(model, test.X, column, feature_names=names)
+        f = fairness.flip_test(model, test.X, column, feature_names=names)
         out.append(f"Flip test `{column}`: {f.changed} of {f.n} decisions change ({f.changed / f.n:.1%}); "
                    f"rows with {column}=1: {f.by_value[1]['gained']} gained, {f.by_value[1]['lost']} lost of "
                    f"{f.by_value[1]['n']}; rows with 0: {f.by_value[0]['gained']} gained, "
@@ -192,7 +192,7 @@ def loan_section(quick: bool) -> list[str]:
 
 def local_explanations(model, test, train, decisions) -> list[str]:
     """SHAP and LIME for the most qualified declined woman whom the flip test would approve as a man."""
-    from labkit import distill
+    from labkit import distill, fairness
 
     names = test.feature_names
     flipped = test.X.copy()
@@ -206,7 +206,7 @@ def local_explanations(model, test, train, decisions) -> list[str]:
            f"sex flipped. Background: 100 training applicants.", ""]
     for method in ("shap", "lime"):
         start = time.perf_counter()
-        e = distill.explain_applicant(model, test.X[i], train.X[:100], feature_names=names, method=method)
+        e = fairness.explain_applicant(model, test.X[i], train.X[:100], feature_names=names, method=method)
         seconds = time.perf_counter() - start
         what = ("log-odds of approval" if method == "shap" else "probability of approval")
         parts = ", ".join(f"{c.feature}: {c.contribution:+.2f}" for c in e.contributions[:6])

@@ -41,7 +41,6 @@ from __future__ import annotations
 
 import numbers
 import warnings
-import weakref
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -54,8 +53,10 @@ from sklearn.model_selection import train_test_split
 from threadpoolctl import threadpool_limits
 
 from labkit import datasets
-from labkit.validate import as_images, as_targets, check_choice, check_positive_int, check_seed
+from labkit.forward import cached
 from labkit.layers import LayerRef, activations, feature_model, resolve_layer
+from labkit.targets import explained_classes, num_classes
+from labkit.validate import as_images, as_targets, check_choice, check_positive_int, check_seed
 
 __all__ = ["CAV", "TCAVRow", "TCAVResult", "fit_cav", "directional_derivatives", "tcav_score", "tcav"]
 
@@ -63,9 +64,6 @@ CLASSIFIERS = ("logistic", "sgd")
 OBJECTIVES = ("margin", "logit")
 MIN_PER_SET = 2  # one image of each set trains the CAV, one measures it
 TEST_FRACTION = 0.33  # held-out share for the CAV accuracy, as in the paper's code
-
-# feature model -> compiled gradient function; entries vanish with the model.
-_GRADIENT_FUNCTIONS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 @dataclass(frozen=True, eq=False)
@@ -144,10 +142,8 @@ class TCAVResult:
 
     def to_markdown(self) -> str:
         """The result as a markdown table (scores as mean +- std over the CAVs)."""
-        lines = [
-            "| layer | concept | TCAV score | random | p | p x tests | significant | CAV accuracy |",
-            "|---|---|---|---|---|---|---|---|",
-        ]
+        lines = ["| layer | concept | TCAV score | random | p | p x tests | significant | CAV accuracy |",
+                 "|---|---|---|---|---|---|---|---|"]
         for r in self.rows:
             lines.append(
                 f"| {r.layer} | {r.concept} | {r.mean:.2f} +- {r.std:.2f} | {r.random_mean:.2f} +- "
@@ -201,21 +197,20 @@ def _fit_cav(concept_acts, random_acts, *, layer, concept, random_set, classifie
     """Step d on flattened activations (n_c, D) and (n_r, D)."""
     x = np.concatenate([concept_acts, random_acts])  # (n_c + n_r, D)
     y = np.r_[np.ones(len(concept_acts)), np.zeros(len(random_acts))]  # 1 = concept
-    x_train, x_test, y_train, y_test = train_test_split(
-        x, y, test_size=TEST_FRACTION, stratify=y, random_state=seed
-    )
+    x_train, x_test, y_train, y_test = train_test_split(x, y, test_size=TEST_FRACTION, stratify=y, random_state=seed)
     basis = _row_space(x_train)  # (D, r), r <= n_train: the solution lies in this span
+    normal = np.zeros(basis.shape[0])  # stays 0 when every activation is 0 (r = 0)
     if basis.shape[1] > 0:
-        model = _classifier(classifier, seed).fit(x_train @ basis, y_train)
-        normal = basis @ model.coef_[0]  # (D,) points towards class 1, the concept
-    length = np.linalg.norm(normal) if basis.shape[1] > 0 else 0.0
+        fitted = _classifier(classifier, seed).fit(x_train @ basis, y_train)
+        normal = basis @ fitted.coef_[0]  # (D,) points towards class 1, the concept
+    length = np.linalg.norm(normal)
     if not np.isfinite(length) or length == 0:
         raise ValueError(
             f"the {classifier} classifier found no direction between {concept!r} and {random_set!r} "
             f"at layer {layer!r} (its weights are all zero): the activations are indistinguishable "
             f"(e.g. all zero after a ReLU); try another layer"
         )
-    return CAV((normal / length).astype(np.float32), layer, float(model.score(x_test @ basis, y_test)),
+    return CAV((normal / length).astype(np.float32), layer, float(fitted.score(x_test @ basis, y_test)),
                concept, random_set, classifier)
 
 
@@ -233,18 +228,8 @@ def _flat(array: np.ndarray) -> np.ndarray:
     return array.reshape(len(array), -1)  # (N, D)
 
 
-def fit_cav(
-    model: keras.Model,
-    layer: LayerRef,
-    concept_images,
-    random_images,
-    *,
-    classifier: str = "logistic",
-    seed: int = 0,
-    concept: str = "concept",
-    random_set: str = "random",
-    batch_size: int = 64,
-) -> CAV:
+def fit_cav(model: keras.Model, layer: LayerRef, concept_images, random_images, *, classifier: str = "logistic",
+            seed: int = 0, concept: str = "concept", random_set: str = "random", batch_size: int = 64) -> CAV:
     """Fit a concept activation vector at one layer (the lecture's steps c and d).
 
     Parameters
@@ -286,7 +271,7 @@ def fit_cav(
     n_c = len(concept_batch)
     with _one_blas_thread():
         return _fit_cav(acts[:n_c], acts[n_c:], layer=name, concept=concept, random_set=random_set,
-                    classifier=classifier, seed=seed)
+                        classifier=classifier, seed=seed)
 
 
 # --- step e: directional derivatives and the TCAV score -------------------------
@@ -313,45 +298,27 @@ def _class_objective(logits, target, objective: str):
     return chosen - tf.reduce_sum(others * logits, axis=-1)
 
 
-def _gradient_function(features: keras.Model, objective: str):
-    """tf.function (x, target) -> [d objective / d f_l(x), flattened (N, D_l)] per layer.
+def _layer_gradients(model, batch, layer_names, targets, batch_size, objective) -> list[np.ndarray]:
+    """d objective / d f_l(x) of each image at each layer, flattened: [(N, D_l) ...]; ``targets`` (N,) ints."""
+    features = feature_model(model, list(layer_names))
 
-    The objective of image i depends only on image i, so the gradient of the
-    *sum* over the batch gives every image's own gradient at once.
-    A target of -1 means the predicted class.
-    """
-    function = _GRADIENT_FUNCTIONS.get(features, {}).get(objective)
-    if function is None:
+    def make():
         image_spec = tf.TensorSpec((None, *features.inputs[0].shape[1:]), tf.float32)
 
-        @tf.function(input_signature=[image_spec, tf.TensorSpec((None,), tf.int64)])
-        def function(x, target):
+        @tf.function(input_signature=[image_spec, tf.TensorSpec((None,), tf.int32)])
+        def gradients_of(x, target):
             with tf.GradientTape() as tape:
                 tape.watch(x)  # records every op, also layers without weights right after the input
                 *maps, logits = features(x, training=False)  # [(N, h, w, K) ...], (N, classes)
-                target = tf.where(target < 0, tf.argmax(logits, axis=-1), target)
                 value = _class_objective(logits, target, objective)  # (N,)
-            gradients = tape.gradient(value, maps)
-            return [tf.reshape(g, (tf.shape(g)[0], -1)) for g in gradients]  # [(N, D_l) ...]
+            return [tf.reshape(g, (tf.shape(g)[0], -1)) for g in tape.gradient(value, maps)]  # [(N, D_l) ...]
 
-        _GRADIENT_FUNCTIONS.setdefault(features, {})[objective] = function
-    return function
+        return gradients_of
 
-
-def _layer_gradients(model, batch, layer_names, target, batch_size, objective) -> list[np.ndarray]:
-    """Gradients of the class objective w.r.t. each layer's activations: [(N, D_l) ...]."""
-    features = feature_model(model, list(layer_names))
-    function = _gradient_function(features, objective)
-    target = np.full(len(batch), -1, np.int64) if target is None else target
-    chunks = [
-        function(tf.constant(batch[i : i + batch_size]), tf.constant(target[i : i + batch_size]))
-        for i in range(0, len(batch), batch_size)  # one call per chunk, not per image
-    ]
+    function = cached(features, ("tcav_gradients", objective), make)
+    chunks = [function(tf.constant(batch[i : i + batch_size]), tf.constant(targets[i : i + batch_size], tf.int32))
+              for i in range(0, len(batch), batch_size)]  # one call per chunk, not per image
     return [tf.concat(parts, axis=0).numpy() for parts in zip(*chunks)]
-
-
-def _num_classes(model: keras.Model) -> int:
-    return int(model.outputs[0].shape[-1])
 
 
 def directional_derivatives(
@@ -383,9 +350,8 @@ def directional_derivatives(
         d log p_k, as in the authors' code (for two classes: h_k - h_other).
         "logit": the raw class logit, literally as in the paper's formula;
         it also moves with directions the softmax ignores (in the zoo's
-        two-class models W_1 + W_0, which no training step changes, is
-        almost as long as W_1 - W_0: the raw logit keeps the random
-        initialisation's preferences).
+        two-class models W_1 + W_0, which no training step changes, keeps
+        the random initialisation's preferences).
     batch_size : int
 
     Returns
@@ -400,10 +366,10 @@ def directional_derivatives(
     array([0.41, 0.37, 0.52], dtype=float32)
     """
     batch, single = as_images(images, model=model)
-    targets = as_targets(target, len(batch), _num_classes(model))
     name = resolve_layer(model, cav.layer).name
     check_choice(objective, "objective", OBJECTIVES)
     batch_size = check_positive_int(batch_size, "batch_size")
+    targets = explained_classes(model, batch, target, batch_size=batch_size)  # (N,), None -> predicted
     (gradients,) = _layer_gradients(model, batch, [name], targets, batch_size, objective)  # (N, D)
     if gradients.shape[1] != cav.vector.shape[0]:
         raise ValueError(
@@ -519,17 +485,15 @@ def _row(layer, concept, cavs, scores, random_cavs, random_scores) -> dict:
 def _bonferroni(rows: list, target: int, alpha: float) -> TCAVResult:
     """Multiply each p-value by the number of tests (capped at 1) and compare with alpha."""
     m = len(rows)
-    final = []
-    for row in rows:
-        p_corrected = min(1.0, row["p_value"] * m)
-        final.append(TCAVRow(**row, p_corrected=p_corrected, significant=bool(p_corrected < alpha)))
+    corrected = [min(1.0, row["p_value"] * m) for row in rows]
+    final = (TCAVRow(**row, p_corrected=p, significant=bool(p < alpha)) for row, p in zip(rows, corrected))
     return TCAVResult(tuple(final), target, alpha, m)
 
 
-def _check_tcav_options(target, n_random, n_concept, alpha, num_classes) -> None:
+def _check_tcav_options(target, n_random, n_concept, alpha, n_classes: int) -> None:
     if isinstance(target, (bool, np.bool_)) or not isinstance(target, numbers.Integral):
         raise TypeError(f"target must be one class index (int), got {type(target).__name__} {target!r}")
-    as_targets(target, 1, num_classes)
+    as_targets(target, 1, n_classes)
     if not 2 <= check_positive_int(n_random, "n_random") < 250:
         raise ValueError(f"n_random must be between 2 and 249 (the t-test needs 2, the paper uses 10 or more), "
                          f"got {n_random}")
@@ -539,21 +503,9 @@ def _check_tcav_options(target, n_random, n_concept, alpha, num_classes) -> None
         raise ValueError(f"alpha must be a number between 0 and 1, got {alpha!r}")
 
 
-def tcav(
-    model: keras.Model,
-    layers: LayerRef | Sequence[LayerRef],
-    target: int,
-    concept,
-    class_images,
-    *,
-    n_random: int = 10,
-    n_concept: int = 50,
-    classifier: str = "logistic",
-    objective: str = "margin",
-    seed: int = 0,
-    alpha: float = 0.05,
-    batch_size: int = 64,
-) -> TCAVResult:
+def tcav(model: keras.Model, layers: LayerRef | Sequence[LayerRef], target: int, concept, class_images, *,
+         n_random: int = 10, n_concept: int = 50, classifier: str = "logistic", objective: str = "margin",
+         seed: int = 0, alpha: float = 0.05, batch_size: int = 64) -> TCAVResult:
     """TCAV with the paper's random-concept significance test, for layers x concepts.
 
     For each layer l and k = 1..n: a CAV of concept sample C_k against random
@@ -612,12 +564,12 @@ def tcav(
     check_choice(classifier, "classifier", CLASSIFIERS)
     check_choice(objective, "objective", OBJECTIVES)
     seed, batch_size = check_seed(seed), check_positive_int(batch_size, "batch_size")
-    _check_tcav_options(target, n_random, n_concept, alpha, _num_classes(model))
+    _check_tcav_options(target, n_random, n_concept, alpha, num_classes(model))
     names = _layer_names(model, layers)
     class_batch, _ = as_images(class_images, name="class_images", model=model)
     samples = {name: [_concept_batch(images, f"concept {name!r}", model) for images in sets]
                for name, sets in _concept_samples(concept, n_random, n_concept, model.input_shape[1], seed).items()}
-    targets = np.full(len(class_batch), target, np.int64)
+    targets = np.full(len(class_batch), target, np.int32)
     gradients = _layer_gradients(model, class_batch, names, targets, batch_size, objective)  # [(N, D_l) ...]
     randoms = _activation_sets(model, _random_sets(n_random, n_concept, model.input_shape[1], seed), names, batch_size)
     with _one_blas_thread():
