@@ -40,17 +40,18 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
+from typing import Literal, Optional
 
 import nbformat
 from nbformat import NotebookNode
 
 from .release import SOLUTIONS, nbgrader, read_notebook
 
-__all__ = ["CellRun", "run_notebook", "restore_locked_cells", "match_solution", "grade_submission",
-           "grade", "feedback_markdown", "main", "KERNEL", "INTERRUPT_GRACE"]
+__all__ = ["CellRun", "ItemResult", "SubmissionResult", "run_notebook", "restore_locked_cells", "match_solution",
+           "grade_submission", "grade", "feedback_markdown", "main", "KERNEL", "INTERRUPT_GRACE"]
 
 KERNEL = "python3"
 INTERRUPT_GRACE = 10      # seconds a kernel gets to answer after a timeout interrupt
@@ -267,6 +268,41 @@ def restore_locked_cells(submission: NotebookNode, solution: NotebookNode) -> tu
 
 # --------------------------------------------------------------------------
 # grading one submission
+Status = Literal["passed", "failed", "not attempted", "not run", "manual"]
+
+
+@dataclass
+class ItemResult:
+    """The points of one graded item (an nbgrader ``grade_id``) of a submission, and why."""
+
+    grade_id: str
+    max_points: float
+    manual: bool                 # a written answer, graded by the tutor
+    points: Optional[float]      # None for a written answer: the tutor's mark, left blank
+    status: Status
+    message: str = ""            # the check's error, or why the cell did not run
+
+
+@dataclass
+class SubmissionResult:
+    """Everything grading found out about one submission (no notebook in it, so it pickles small).
+
+    ``errors``: the CSV's short summary; ``cell_errors``: failing cells outside the exercises;
+    ``gradable``: False without a solution, or when it cannot be read or run at all.
+    """
+
+    submission: str
+    notebook: str                # the solution's name, "" when none matched
+    items: list[ItemResult] = field(default_factory=list)
+    total: float = 0.0           # automatically graded points
+    max_total: float = 0.0       # the most automatically graded points possible
+    errors: list[str] = field(default_factory=list)
+    cell_errors: list[CellRun] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+    gradable: bool = True
+
+
 def _not_attempted(run: CellRun | None) -> bool:
     return run is not None and (run.ename == "NotImplementedError" or "not attempted" in run.evalue)
 
@@ -284,86 +320,83 @@ def _answer_cells(nb: NotebookNode) -> dict:
 
 
 def grade_submission(path: Path | str, solution_path: Path | str | None, *,
-                     timeout: float = 120) -> dict:
-    """Grade one submission; the result is a small dict (no notebook in it).
-
-    Keys: ``submission``, ``notebook``, ``items`` (list of dicts with
-    ``grade_id``, ``points``, ``max``, ``manual``, ``status``, ``message``),
-    ``total``, ``max``, ``errors`` (list of str), ``cell_errors`` (errors of
-    ungraded cells), ``notes``, ``seconds``.
-    """
+                     timeout: float = 120) -> SubmissionResult:
+    """Grade one submission: its points per graded item, errors and notes (no notebook in the result)."""
     start = time.perf_counter()
-    result = {"submission": str(path), "notebook": Path(solution_path).stem if solution_path else "",
-              "items": [], "total": 0.0, "max": 0.0, "errors": [], "cell_errors": [], "notes": [],
-              "seconds": 0.0, "gradable": True}
+    result = SubmissionResult(str(path), Path(solution_path).stem if solution_path else "")
     if solution_path is None:
-        result["errors"].append("no matching solution notebook (check the file name)")
-        result["gradable"] = False
+        result.errors.append("no matching solution notebook (check the file name)")
+        result.gradable = False
         return result
     solution = load_solution(solution_path)
     items = graded_items(solution)
-    result["max"] = sum(item.points for item in items if not item.manual)
+    result.max_total = sum(item.points for item in items if not item.manual)
     try:
         submitted = nbformat.reads(Path(path).read_text(encoding="utf-8"), as_version=4)
     except Exception as err:  # not JSON, not a notebook, unreadable
         submitted = None
-        result["errors"].append(f"could not read the notebook: {type(err).__name__}: {err}")
-        result["gradable"] = False
-    runs: dict = {}
-    positions: dict = {}
-    answers: dict = {}
+        result.errors.append(f"could not read the notebook: {type(err).__name__}: {err}")
+        result.gradable = False
+    runs: dict[int, CellRun] = {}
+    positions: dict[str, int] = {}
+    answers: dict[int, list[int]] = {}
     if submitted is not None:
-        nb, result["notes"] = restore_locked_cells(submitted, solution)
+        nb, result.notes = restore_locked_cells(submitted, solution)
         del submitted
         positions = {nbgrader(c)["grade_id"]: i for i, c in enumerate(nb.cells) if nbgrader(c).get("grade_id")}
         answers = _answer_cells(nb)
         try:
             runs = {run.index: run for run in run_notebook(nb, timeout=timeout)}
         except Exception as err:  # the kernel did not start, ...
-            result["errors"].append(f"could not run the notebook: {type(err).__name__}: {err}")
-            result["gradable"] = False
+            result.errors.append(f"could not run the notebook: {type(err).__name__}: {err}")
+            result.gradable = False
         _summarize_runs(result, runs, {*answers, *(i for cells in answers.values() for i in cells)})
     _score(result, items, runs, positions, answers)
-    result["seconds"] = round(time.perf_counter() - start, 2)
+    result.seconds = round(time.perf_counter() - start, 2)
     return result
 
 
-def _summarize_runs(result: dict, runs: dict, exercise_cells: set) -> None:
+def _summarize_runs(result: SubmissionResult, runs: dict[int, CellRun], exercise_cells: set[int]) -> None:
     """Timeouts and a dead kernel go to ``errors``; failing cells outside exercises to ``cell_errors``."""
     for run in runs.values():
         if run.status in ("timeout", "dead"):
-            result["errors"].append(f"{run.ename} in cell {run.index}")
+            result.errors.append(f"{run.ename} in cell {run.index}")
         if run.status != "ok" and run.index not in exercise_cells:
-            result["cell_errors"].append(asdict(run))
+            result.cell_errors.append(run)
 
 
-def _score(result: dict, items: list, runs: dict, positions: dict, answers: dict) -> None:
+def _item_result(item: Graded, index: int | None, runs: dict[int, CellRun], answers: dict[int, list[int]],
+                 last_run: int) -> ItemResult:
+    """The points of one graded item: from the run of its cell (and of the exercise cells before it)."""
+    run = runs.get(index)
+    if item.manual:
+        return ItemResult(item.grade_id, item.points, True, None, "manual")
+    if run is not None and run.status == "ok":
+        return ItemResult(item.grade_id, item.points, False, item.points, "passed")
+    if run is not None:
+        answer_runs = [runs[i] for i in answers.get(index, ()) if i in runs]
+        attempted = not any(_not_attempted(r) for r in [run, *answer_runs])
+        causes = [f"(your exercise cell {r.index} raised {(r.error.splitlines() or [''])[0]})"
+                  for r in answer_runs if r.status != "ok" and not _not_attempted(r)]
+        return ItemResult(item.grade_id, item.points, False, 0.0, "failed" if attempted else "not attempted",
+                          "\n".join([run.error, *causes]))
+    reason = ("the cell is missing" if index is None else
+              "not run: grading stopped before this cell" if index > last_run else "not run")
+    return ItemResult(item.grade_id, item.points, False, 0.0, "not run", reason)
+
+
+def _score(result: SubmissionResult, items: list[Graded], runs: dict[int, CellRun], positions: dict[str, int],
+           answers: dict[int, list[int]]) -> None:
     last_run = max(runs) if runs else -1
     for item in items:
-        entry = {"grade_id": item.grade_id, "max": item.points, "manual": item.manual,
-                 "points": 0.0, "status": "", "message": ""}
         index = positions.get(item.grade_id)
-        run = runs.get(index)
-        if item.manual:
-            entry.update(points=None, status="manual")
-        elif run is not None and run.status == "ok":
-            entry.update(points=item.points, status="passed")
-        elif run is not None:
-            answer_runs = [runs[i] for i in answers.get(index, ()) if i in runs]
-            attempted = not any(_not_attempted(r) for r in [run, *answer_runs])
-            status = "failed" if attempted else "not attempted"
-            causes = [f"(your exercise cell {r.index} raised {(r.error.splitlines() or [''])[0]})"
-                      for r in answer_runs if r.status != "ok" and not _not_attempted(r)]
-            entry.update(status=status, message="\n".join([run.error, *causes]))
-            result["errors"].append(f"{item.grade_id}: {run.ename}")
-        else:
-            reason = ("the cell is missing" if index is None else
-                      "not run: grading stopped before this cell" if index > last_run else "not run")
-            entry.update(status="not run", message=reason)
-            if result["gradable"]:
-                result["errors"].append(f"{item.grade_id}: not run")
-        result["items"].append(entry)
-    result["total"] = sum(e["points"] for e in result["items"] if e["points"] is not None)
+        entry = _item_result(item, index, runs, answers, last_run)
+        if entry.status in ("failed", "not attempted"):
+            result.errors.append(f"{item.grade_id}: {runs[index].ename}")
+        elif entry.status == "not run" and result.gradable:
+            result.errors.append(f"{item.grade_id}: not run")
+        result.items.append(entry)
+    result.total = sum(e.points for e in result.items if e.points is not None)
 
 
 # --------------------------------------------------------------------------
@@ -379,40 +412,39 @@ def _short(text: str) -> str:
     return text if len(text) <= _MAX_MESSAGE else text[:_MAX_MESSAGE] + " ..."
 
 
-def feedback_markdown(result: dict) -> str:
+def feedback_markdown(result: SubmissionResult) -> str:
     """The student's feedback: score, a table of exercises, and what went wrong."""
-    name = result["notebook"] or Path(result["submission"]).stem
-    auto = [e for e in result["items"] if not e["manual"]]
-    manual = [e for e in result["items"] if e["manual"]]
-    lines = [f"# Feedback on {name}", "", f"Submission: `{result['submission']}`", "",
-             f"**Score: {_number(result['total'])} / {_number(result['max'])}** automatically graded points"
+    name = result.notebook or Path(result.submission).stem
+    auto = [e for e in result.items if not e.manual]
+    manual = [e for e in result.items if e.manual]
+    lines = [f"# Feedback on {name}", "", f"Submission: `{result.submission}`", "",
+             f"**Score: {_number(result.total)} / {_number(result.max_total)}** automatically graded points"
              + (" (written answers are graded by your tutor)" if manual else ""), ""]
     if auto:
         lines += ["| exercise | points | result |", "|---|---|---|"]
-        lines += [f"| {e['grade_id']} | {_number(e['points'])} / {_number(e['max'])} | {e['status']} |"
-                  for e in auto]
+        lines += [f"| {e.grade_id} | {_number(e.points)} / {_number(e.max_points)} | {e.status} |" for e in auto]
         lines.append("")
-    failed = [e for e in auto if e["status"] != "passed"]
+    failed = [e for e in auto if e.status != "passed"]
     if failed:
         lines += ["## What to fix", ""]
         for e in failed:
-            lines += [f"### {e['grade_id']} ({e['status']})", ""]
-            if e["status"] == "not attempted":
+            lines += [f"### {e.grade_id} ({e.status})", ""]
+            if e.status == "not attempted":
                 lines += ["You have not written this exercise yet: replace `raise NotImplementedError()` "
                           "with your code, then run the check cell below it.", ""]
-            lines += ["```", _short(e["message"]) or "(no message)", "```", ""]
-    if result["cell_errors"]:
+            lines += ["```", _short(e.message) or "(no message)", "```", ""]
+    if result.cell_errors:
         lines += ["## Other cells that raised an error", ""]
-        for c in result["cell_errors"]:
-            first = (CellRun(**c).error.splitlines() or [""])[0]
-            lines.append(f"- cell {c['index']}: `` {first[:200]} ``")
+        for run in result.cell_errors:
+            first = (run.error.splitlines() or [""])[0]
+            lines.append(f"- cell {run.index}: `` {first[:200]} ``")
         lines.append("")
     if manual:
         lines += ["## Written answers", "", "Graded by your tutor: "
-                  + ", ".join(f"{e['grade_id']} ({_number(e['max'])} points)" for e in manual), ""]
-    if result["notes"] or not result["gradable"]:
-        lines += ["## Notes", ""] + [f"- {n}" for n in result["notes"]]
-        lines += [f"- {e}" for e in result["errors"] if not result["gradable"]]
+                  + ", ".join(f"{e.grade_id} ({_number(e.max_points)} points)" for e in manual), ""]
+    if result.notes or not result.gradable:
+        lines += ["## Notes", ""] + [f"- {n}" for n in result.notes]
+        lines += [f"- {e}" for e in result.errors if not result.gradable]
         lines.append("")
     return "\n".join(lines)
 
@@ -426,11 +458,11 @@ def _header(solution_paths) -> list[str]:
     return ["submission", "notebook", *columns, "total", "max", "errors"]
 
 
-def _row(result: dict) -> dict:
-    row = {"submission": result["submission"], "notebook": result["notebook"],
-           "total": _number(result["total"]), "max": _number(result["max"]),
-           "errors": "; ".join(result["errors"])}
-    row.update({e["grade_id"]: _number(e["points"]) for e in result["items"]})
+def _row(result: SubmissionResult) -> dict[str, str]:
+    """The CSV row of a submission: {column: text}."""
+    row = {"submission": result.submission, "notebook": result.notebook,
+           "total": _number(result.total), "max": _number(result.max_total), "errors": "; ".join(result.errors)}
+    row.update({e.grade_id: _number(e.points) for e in result.items})
     return row
 
 
@@ -455,14 +487,13 @@ def _submissions(arguments) -> list[Path]:
     return list(dict.fromkeys(found))
 
 
-def _grade_task(task: tuple) -> dict:
+def _grade_task(task: tuple) -> SubmissionResult:
     path, solution_path, timeout = task
     try:
         return grade_submission(path, solution_path, timeout=timeout)
     except Exception as err:  # never lose a whole batch to one notebook
-        return {"submission": str(path), "notebook": Path(solution_path).stem if solution_path else "",
-                "items": [], "total": 0.0, "max": 0.0, "cell_errors": [], "notes": [], "seconds": 0.0,
-                "gradable": False, "errors": [f"grading failed: {type(err).__name__}: {err}"]}
+        return SubmissionResult(str(path), Path(solution_path).stem if solution_path else "", gradable=False,
+                                errors=[f"grading failed: {type(err).__name__}: {err}"])
 
 
 def _results(tasks: list, jobs: int):
@@ -525,14 +556,14 @@ def grade(submissions, out: Path | str, *, solutions: Path | str = SOLUTIONS,
             writer.writerow(_row(result))
             f.flush()
             done += 1
-            ungradable += not result["gradable"]
+            ungradable += not result.gradable
             if feedback is not None:
-                target = Path(feedback) / names[Path(result["submission"])]
+                target = Path(feedback) / names[Path(result.submission)]
                 target.write_text(feedback_markdown(result), encoding="utf-8")
             if progress:
-                progress(f"[{done}/{len(tasks)}] {result['submission']}: {_number(result['total'])}"
-                         f"/{_number(result['max'])} ({result['seconds']:.1f} s)"
-                         + (f"  {'; '.join(result['errors'])}" if result["errors"] else ""))
+                progress(f"[{done}/{len(tasks)}] {result.submission}: {_number(result.total)}"
+                         f"/{_number(result.max_total)} ({result.seconds:.1f} s)"
+                         + (f"  {'; '.join(result.errors)}" if result.errors else ""))
     _sort_csv(out)
     return {"graded": done, "ungradable": ungradable, "seconds": round(time.perf_counter() - start, 2)}
 

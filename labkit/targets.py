@@ -20,7 +20,7 @@ from labkit.layers import feature_model
 from labkit.validate import as_targets
 
 __all__ = ["PREDICTED", "logits_model", "num_classes", "targets_or_predicted", "explained_classes",
-           "target_logit", "softmax"]
+           "resolve_in_graph", "target_logit", "softmax"]
 
 PREDICTED = -1
 """Target index meaning "the class the model predicts for this image"."""
@@ -70,11 +70,15 @@ def explained_classes(model: keras.Model, batch: np.ndarray, target, *, batch_si
     return np.where(targets >= 0, targets, logits.argmax(axis=1)).astype(np.int32)
 
 
+def resolve_in_graph(logits: tf.Tensor, targets: tf.Tensor) -> tf.Tensor:
+    """Inside compiled code: each row's target class, the argmax where it is :data:`PREDICTED`. (B,)"""
+    predicted = tf.argmax(logits, axis=-1, output_type=targets.dtype)  # (B,)
+    return tf.where(targets < 0, predicted, targets)
+
+
 def target_logit(logits: tf.Tensor, targets: tf.Tensor) -> tf.Tensor:
     """S_c(x) per row: the logit of each row's target class; :data:`PREDICTED` = the argmax. (B,)"""
-    predicted = tf.argmax(logits, axis=-1, output_type=targets.dtype)  # (B,)
-    targets = tf.where(targets < 0, predicted, targets)
-    return tf.gather(logits, targets, axis=1, batch_dims=1)
+    return tf.gather(logits, resolve_in_graph(logits, targets), axis=1, batch_dims=1)
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:

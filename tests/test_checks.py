@@ -1,5 +1,8 @@
 """Tests for labkit.checks: each typical mistake gets its specific, friendly diagnosis."""
 
+import subprocess
+import sys
+
 import numpy as np
 import pytest
 
@@ -200,6 +203,32 @@ def test_matches_recognises_a_known_wrong_implementation():
     # a different mistake is not claimed by it
     text = message(lambda g: np.abs(g).sum(-1), diagnoses=(mean_instead,))
     assert "use max, not mean" not in text
+
+
+def test_matches_options_nan_own_equality_and_every_case():
+    nan_cases = [(np.array([1.0, 0.0, 2.0]),)]
+    share = lambda x: x / x.sum()  # noqa: E731
+    undefined = lambda x: np.where(x > 0, 0.5 * x, np.nan)  # noqa: E731  # the mistake, with NaN where x is 0
+    assert "Hint: halved" not in message(undefined, share, nan_cases, diagnoses=(matches(undefined, "halved"),))
+    assert "Hint: halved" in message(undefined, share, nan_cases,
+                                     diagnoses=(matches(undefined, "halved", equal_nan=True),))
+    same_sum = matches(lambda x: x[::-1], "reversed", same=lambda got, wrong: np.sum(got) == np.sum(wrong))
+    assert "Hint: reversed" in message(lambda x: x[::-1] + 0 * x, lambda x: x + 1.0, nan_cases, diagnoses=(same_sum,))
+    # a yes/no answer: one case cannot tell the mistakes apart, all the cases together can
+    positive, at_least = (lambda x: bool(x > 0)), (lambda x: bool(x >= 0))
+    cases = [(1.0,), (-1.0,), (0.0,)]
+    strict = matches(lambda x: bool(x > 0), "strictly positive", every_case=True)
+    loose = matches(lambda x: bool(x >= 0), "zero counts too", every_case=True)
+    text = message(at_least, lambda x: bool(x < 0), cases, diagnoses=(strict, loose))
+    assert "Hint: zero counts too" in text and "strictly" not in text
+    assert "Hint: strictly positive" in message(positive, lambda x: bool(x < 0), cases, diagnoses=(strict, loose))
+
+
+def test_importing_the_checks_does_not_import_tensorflow():
+    # the grader starts a kernel per submission: `from labkit import checks` must stay quick
+    code = "import sys, labkit.checks; print('tensorflow' in sys.modules, 'keras' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "False"]
 
 
 def test_cases_function_gets_a_seeded_rng_and_case_forms():

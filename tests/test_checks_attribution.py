@@ -3,8 +3,9 @@ import numpy as np
 import pytest
 import tensorflow as tf
 
-from labkit import cam, checks, checks_attribution, layers, occlusion, zoo
+from labkit import cam, checks, layers, occlusion, zoo
 from labkit.checks import CheckFailed
+from labkit.checks import nb02_feature_attribution as ca
 
 
 # --------------------------------------------------------------------------
@@ -107,7 +108,7 @@ def test_a_plain_loop_with_one_model_call_per_window_passes_too():
 
 
 def test_checks_are_exported_by_labkit_checks():
-    assert set(checks_attribution.__all__) <= set(dir(checks))
+    assert set(ca.__all__) <= set(dir(checks))
 
 
 # -- saliency
@@ -169,10 +170,10 @@ def test_occlusion_mistakes_are_named(options, words):
 
 def test_occlusion_variant_without_mistakes_is_labkit_occlusion():
     """The diagnoses' numpy loop is the reference itself when nothing is changed."""
-    model = checks_attribution._tiny_model(202, size=12, classes=4)
-    image = checks_attribution._images(np.random.default_rng(3), 1, 12)[0]
+    model = ca._tiny_model(202, size=12, classes=4)
+    image = ca._images(np.random.default_rng(3), 1, 12)[0]
     for patch, stride in ((5, 2), (4, 4), (6, 3)):
-        np.testing.assert_allclose(checks_attribution._occlusion_variant()(model, image, 2, patch, stride),
+        np.testing.assert_allclose(ca._occlusion_variant()(model, image, 2, patch, stride),
                                    occlusion.occlusion(model, image, 2, patch=patch, stride=stride),
                                    atol=1e-5)
 
@@ -195,7 +196,7 @@ def test_cam_formula_is_labkit_cam_on_the_shapes_model():
     maps = layers.activations(model, images, "conv4")                   # (3, 8, 8, 64)
     kernel = model.get_layer("logits").get_weights()[0]                  # (64, 4)
     target = np.array([0, 3, 1])
-    np.testing.assert_allclose(checks_attribution._cam(maps, kernel, target), cam.cam(model, images, target),
+    np.testing.assert_allclose(ca._cam(maps, kernel, target), cam.cam(model, images, target),
                                rtol=1e-4, atol=1e-4)
 
 

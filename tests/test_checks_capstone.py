@@ -1,4 +1,4 @@
-"""Tests for notebook 05's exercise checks (labkit/checks_capstone.py).
+"""Tests for notebook 05's exercise checks (labkit/checks/nb05_debug_the_tank_detector.py).
 
 The references are checked against hand-computed values and the kit's own
 metric; the solution a student would write passes; every typical wrong
@@ -9,10 +9,8 @@ positive attribution) is compared as a value.
 import numpy as np
 import pytest
 
-from labkit import checks  # first: labkit.checks re-exports labkit.checks_capstone
-
-from labkit import checks_capstone as cc  # noqa: E402
-from labkit import datasets, metrics  # noqa: E402
+from labkit import checks, datasets, metrics
+from labkit.checks import nb05_debug_the_tank_detector as cc
 
 
 def feedback(check, student, **kw) -> str:

@@ -7,8 +7,12 @@ from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 from sklearn.tree import DecisionTreeClassifier
 
-from labkit import checks, checks_concepts, distill
+from labkit import checks, distill, fairness
 from labkit.checks import CheckFailed
+from labkit.checks import nb03_concepts as concepts
+from labkit.checks import nb04_distillation_and_fairness as distillation
+
+CHECK_NAMES = [*concepts.__all__, *distillation.__all__]
 
 
 def feedback(check, fn, seed=0) -> str:
@@ -35,8 +39,8 @@ def test_not_implemented_is_not_attempted(check):
 
 
 def test_checks_are_exported_by_labkit_checks():
-    assert set(checks_concepts.__all__) <= set(dir(checks))
-    assert len(checks_concepts.__all__) == len(ALL_CHECKS)
+    assert set(CHECK_NAMES) <= set(dir(checks))
+    assert len(CHECK_NAMES) == len(ALL_CHECKS)
 
 
 def test_a_value_instead_of_a_function_is_explained():
@@ -67,7 +71,7 @@ def test_cav_reference_matches_labkit_tcav_direction():
     rng = np.random.default_rng(3)
     concept = np.maximum(rng.normal(size=(60, 12)) + np.r_[np.ones(4), np.zeros(8)], 0)
     random = np.maximum(rng.normal(size=(60, 12)), 0)
-    reference = checks_concepts._cav(concept, random)
+    reference = concepts._cav(concept, random)
     assert np.isclose(np.linalg.norm(reference), 1)
     assert reference[:4].min() > 0 and reference @ (concept.mean(0) - random.mean(0)) > 0   # points to the concept
 
@@ -161,7 +165,7 @@ def test_tcav_score_reference_is_labkit_tcav_step_e():
     gradients = rng.normal(size=(30, 8)) + 0.4
     cavs = [tcav.CAV(v / np.linalg.norm(v), "l", 1.0, "c", "r") for v in rng.normal(size=(3, 8))]
     expected = tcav._scores(gradients, cavs)
-    got = [checks_concepts._tcav_score(gradients, c.vector) for c in cavs]
+    got = [concepts._tcav_score(gradients, c.vector) for c in cavs]
     np.testing.assert_allclose(got, expected)
 
 
@@ -225,7 +229,7 @@ def test_is_significant_model_answer_and_welch_pass():
 
 
 def test_significance_cases_have_the_p_values_their_labels_promise():
-    for case in checks_concepts._significance_cases(np.random.default_rng(5)):
+    for case in concepts._significance_cases(np.random.default_rng(5)):
         concept, random = case.args
         p = stats.ttest_ind(concept, random).pvalue
         promised = float(case.label.split("p = ")[1].split(")")[0].split(" ")[0].rstrip(","))
@@ -238,7 +242,7 @@ def test_is_significant_reference_agrees_with_labkit_tcav():
     for _ in range(20):
         concept, random = rng.random(8), rng.random(8) * 0.8
         p = tcav._t_test(concept, random)
-        assert checks_concepts._is_significant(concept, random, 0.05, 3) == (min(1.0, 3 * p) < 0.05)
+        assert concepts._is_significant(concept, random, 0.05, 3) == (min(1.0, 3 * p) < 0.05)
 
 
 @pytest.mark.parametrize("wrong, words", [
@@ -286,7 +290,7 @@ def test_fidelity_reference_is_labkit_distill():
     X = rng.normal(size=(40, 3))
     tree = DecisionTreeClassifier(max_depth=1).fit(X, X[:, 0] > 0)
     predictions = (X[:, 0] + 0.5 * X[:, 1] > 0).astype(int)
-    assert checks_concepts._fidelity(predictions, tree.predict(X)) == distill.fidelity(predictions, tree, X)
+    assert distillation._fidelity(predictions, tree.predict(X)) == distill.fidelity(predictions, tree, X)
 
 
 # --------------------------------------------------------------------------
@@ -330,12 +334,12 @@ def test_surrogate_tree_mistakes_get_their_hint(wrong, words):
 
 def test_surrogate_tree_reference_is_labkit_distill():
     """labkit.distill.surrogate_tree fits the same tree on the same predictions."""
-    X, y, predictions = checks_concepts._loans(11, 500, "train")
+    X, y, predictions = distillation._loans(11, 500, "train")
     teacher = DecisionTreeClassifier(max_depth=8, random_state=0).fit(X, predictions)   # a stand-in model
-    ours = checks_concepts._reference_tree(X, y, teacher.predict(X), 3)
+    ours = distillation._reference_tree(X, y, teacher.predict(X), 3)
     theirs = distill.surrogate_tree(teacher, X, max_depth=3, X_test=X)
     np.testing.assert_array_equal(ours.predict(X), theirs.tree.predict(X))
-    assert np.isclose(checks_concepts._fidelity(teacher.predict(X), ours.predict(X)), theirs.fidelity)
+    assert np.isclose(distillation._fidelity(teacher.predict(X), ours.predict(X)), theirs.fidelity)
 
 
 # --------------------------------------------------------------------------
@@ -353,8 +357,8 @@ def test_approval_rates_model_answer_and_pandas_pass():
 def test_approval_rates_agree_with_labkit_group_rates():
     rng = np.random.default_rng(0)
     approved, groups = rng.integers(0, 2, 50), np.where(rng.random(50) < 0.5, "female", "male")
-    rates = checks_concepts._approval_rates(approved, groups)
-    assert rates == {r.group: r.rate for r in distill.group_rates(approved, groups)}
+    rates = distillation._approval_rates(approved, groups)
+    assert rates == {r.group: r.rate for r in fairness.group_rates(approved, groups)}
 
 
 @pytest.mark.parametrize("wrong, words", [
@@ -400,8 +404,8 @@ def test_flip_rate_model_answer_passes():
 
 
 def test_flip_rate_cases_change_decisions_both_ways():
-    for case in checks_concepts._flip_cases(np.random.default_rng(0)):
-        result = distill.flip_test(*case.args)
+    for case in distillation._flip_cases(np.random.default_rng(0)):
+        result = fairness.flip_test(*case.args)
         assert result.gained > 0 and result.lost > 0 and 0.1 < result.changed / result.n < 0.9
 
 

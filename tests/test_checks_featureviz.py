@@ -1,4 +1,4 @@
-"""Tests for notebook 01's exercise checks (labkit/checks_featureviz.py).
+"""Tests for notebook 01's exercise checks (labkit/checks/nb01_feature_visualization.py).
 
 The references are checked against the kit's methods and hand-computed
 values; every typical wrong answer must fail with its specific hint.
@@ -7,13 +7,11 @@ values; every typical wrong answer must fail with its specific hint.
 import numpy as np
 import pytest
 
-from labkit import checks  # first: labkit.checks re-exports labkit.checks_featureviz
+import keras
+import tensorflow as tf
 
-import keras  # noqa: E402
-import tensorflow as tf  # noqa: E402
-
-from labkit import checks_featureviz as cf  # noqa: E402
-from labkit import featureviz, zoo  # noqa: E402
+from labkit import ascent, checks, units, zoo
+from labkit.checks import nb01_feature_visualization as cf
 
 CHECKS = {
     "normalize_filters": (checks.check_normalize_filters, cf._normalize_filters),
@@ -62,10 +60,10 @@ def test_failure_raises_checkfailed(name):
         CHECKS[name][0](lambda *args: None)
 
 
-def test_normalize_filters_matches_featureviz_filters():
+def test_normalize_filters_matches_units_filters():
     model = zoo.build_cnn((16, 16, 3), 3, widths=(5, 4))
     kernel = model.get_layer("conv1").get_weights()[0]  # (3, 3, 3, 5)
-    np.testing.assert_allclose(cf._normalize_filters(kernel), featureviz.filters(model), rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(cf._normalize_filters(kernel), units.filters(model), rtol=1e-6, atol=1e-7)
 
 
 def test_normalize_filters_by_hand():
@@ -79,11 +77,11 @@ def test_normalize_filters_by_hand():
     np.testing.assert_array_equal(dead, 0.5)  # a dead filter is mid-grey
 
 
-def test_top_k_images_matches_featureviz_top_examples():
+def test_top_k_images_matches_units_top_examples():
     model = zoo.build_cnn((16, 16, 3), 3, widths=(4, 8))
     images = np.random.default_rng(0).uniform(size=(40, 16, 16, 3)).astype(np.float32)
     maps = keras.Model(model.input, model.get_layer("conv2").output)(images).numpy()[..., 3]  # (40, 8, 8)
-    top = featureviz.top_examples(model, "conv2", 3, images, k=6)
+    top = units.top_examples(model, "conv2", 3, images, k=6)
     np.testing.assert_array_equal(cf._top_k_images(maps, 6), top.indices)
 
 
@@ -115,9 +113,9 @@ def test_gradient_ascent_step_raises_the_activation():
     assert before > 0 and after > before
 
 
-def test_total_variation_matches_featureviz_tv_and_hand_values():
+def test_total_variation_matches_ascent_tv_and_hand_values():
     images = np.random.default_rng(0).uniform(size=(3, 6, 5, 3)).astype(np.float32)
-    np.testing.assert_allclose(cf._total_variation(images), featureviz._tv(tf.constant(images)).numpy(), rtol=1e-5)
+    np.testing.assert_allclose(cf._total_variation(images), ascent._tv(tf.constant(images)).numpy(), rtol=1e-5)
     rows, cols = np.indices((4, 4))
     checker = ((rows + cols) % 2).astype(np.float32)[None, ..., None]
     stripes = (cols % 2).astype(np.float32)[None, ..., None]  # vertical stripes: only |dx| = 1

@@ -1,4 +1,4 @@
-"""Exercise checks for notebook 02, feature attribution (re-exported by labkit.checks).
+"""Exercise checks for notebook 02, feature attribution (re-exported by :mod:`labkit.checks`).
 
 Four exercises, each checked on fresh inputs against the labkit reference,
 with diagnoses of the typical mistakes:
@@ -27,7 +27,7 @@ from typing import Callable
 
 import numpy as np
 
-from .checks import Case, CheckResult, add_hint, Mismatch, check_function, matches
+from labkit.checks.engine import Case, CheckResult, Mismatch, add_hint, check_function, matches
 
 __all__ = ["check_saliency", "check_occlusion_map", "check_cam_from_weights", "check_pointing_game"]
 
@@ -46,7 +46,7 @@ def _tiny_model(seed: int, size: int = 16, classes: int = 3):
     """
     key = (seed, size, classes)
     if key not in _MODELS:
-        from . import zoo
+        from labkit import zoo
 
         rng = np.random.default_rng(seed)
         model = zoo.build_cnn((size, size, 3), classes, widths=(4, 8, 8), name=f"tiny_cnn_{seed}")
@@ -86,8 +86,6 @@ def _not_predicted(model, images, rng) -> np.ndarray:
     predicted = _logits(model, images).argmax(axis=1)
     classes = model.output_shape[-1]
     return ((predicted + rng.integers(1, classes, len(predicted))) % classes).astype(np.int64)
-
-
 
 
 # --------------------------------------------------------------------------
@@ -149,7 +147,7 @@ def check_saliency(student_fn: Callable, *, seed: int = 0, raise_on_fail: bool =
     inputs (hidden tests use another seed than the visible check).
     """
     __tracebackhide__ = True  # noqa: F841
-    from . import gradients
+    from labkit import gradients
 
     result = check_function(
         student_fn, lambda m, x, t: gradients.saliency(m, x, t),
@@ -199,6 +197,8 @@ def _occlusion_variant(*, output: str = "probability", reduce: str = "mean", edg
     """A numpy occlusion loop with one thing changed: the mistake a diagnosis looks for."""
 
     def occlusion_map(model, image, target_class, patch, stride):
+        from labkit.targets import softmax
+
         image = np.asarray(image, np.float32)
         height, width = image.shape[:2]
         value = image.mean() if fill == "mean" else (1.0 if fill == "one" else 0.0)
@@ -207,7 +207,7 @@ def _occlusion_variant(*, output: str = "probability", reduce: str = "mean", edg
         for k, (y, x) in enumerate(windows, start=1):
             copies[k, y:y + patch, x:x + patch] = value
         logits = _logits(model, copies)
-        scores = logits if output == "logit" else _softmax(logits)
+        scores = logits if output == "logit" else softmax(logits)
         c = int(np.argmax(logits[0])) if target == "predicted" else int(target_class)
         drops = sign * (scores[0, c] - scores[1:, c])                     # (windows,)
         total, count = np.zeros((height, width)), np.zeros((height, width))
@@ -224,11 +224,6 @@ def _occlusion_variant(*, output: str = "probability", reduce: str = "mean", edg
         return np.divide(total, count, out=np.zeros_like(total), where=count > 0)
 
     return occlusion_map
-
-
-def _softmax(z: np.ndarray) -> np.ndarray:
-    e = np.exp(z - z.max(axis=-1, keepdims=True))
-    return e / e.sum(axis=-1, keepdims=True)
 
 
 def _occlusion_cases(rng: np.random.Generator) -> list[Case]:
@@ -256,7 +251,7 @@ def check_occlusion_map(student_fn: Callable, *, seed: int = 0, raise_on_fail: b
     ``output="probability"``.
     """
     __tracebackhide__ = True  # noqa: F841
-    from . import occlusion
+    from labkit import occlusion
 
     def reference(model, image, target, patch, stride):
         return occlusion.occlusion(model, image, target, patch=patch, stride=stride, fill=0.0,
@@ -316,7 +311,7 @@ def _cam(feature_maps: np.ndarray, dense_weights: np.ndarray, target: np.ndarray
 
 
 def _cam_cases(rng: np.random.Generator) -> list[Case]:
-    from . import layers
+    from labkit import layers
 
     model = _tiny_model(301, classes=4)
     images = _images(rng, 2, 16)
@@ -414,7 +409,7 @@ def check_pointing_game(student_fn: Callable, *, seed: int = 0, raise_on_fail: b
     :func:`labkit.metrics.pointing_game` (the fresh maps have a unique maximum).
     """
     __tracebackhide__ = True  # noqa: F841
-    from . import metrics
+    from labkit import metrics
 
     def argmin_hit(maps, masks):
         flat = np.asarray(maps).reshape(len(maps), -1).argmin(axis=1)

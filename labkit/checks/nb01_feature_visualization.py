@@ -1,18 +1,18 @@
-"""Exercise checks for notebook 01, feature visualization (re-exported by labkit.checks).
+"""Exercise checks for notebook 01, feature visualization (re-exported by :mod:`labkit.checks`).
 
 Four exercises, each with a reference implementation, fresh inputs made from
 a seed, and diagnoses of the typical mistakes:
 
 - :func:`check_normalize_filters`: a Conv2D kernel (kh, kw, C, K) -> one
   display image per filter (K, kh, kw, C) in [0, 1], zero weight = mid-grey,
-  as ``featureviz.filters(model)`` shows them.
+  as ``units.filters(model)`` shows them.
 - :func:`check_top_k_images`: one channel's maps for many images (N, h, w)
   -> the indices of the k images that excite it most, strongest first
   ("observing a particular filter for many inputs").
 - :func:`check_gradient_ascent_step`: one step of plain gradient ascent on a
   channel's mean activation (Simonyan et al. 2013), with a GradientTape.
 - :func:`check_total_variation`: the total-variation regularizer R(I)
-  (Mahendran & Vedaldi 2015) that ``featureviz.visualize(regularizers=("tv",))`` uses.
+  (Mahendran & Vedaldi 2015) that ``ascent.visualize(regularizers=("tv",))`` uses.
 
 Only numpy is imported at module level; TensorFlow and labkit's methods are
 imported inside the checks that need them.
@@ -24,7 +24,7 @@ from typing import Callable
 
 import numpy as np
 
-from .checks import Case, CheckResult, add_hint, Mismatch, check_function, matches
+from labkit.checks.engine import Case, CheckResult, Mismatch, add_hint, check_function, matches
 
 __all__ = [
     "check_normalize_filters",
@@ -32,8 +32,6 @@ __all__ = [
     "check_gradient_ascent_step",
     "check_total_variation",
 ]
-
-
 
 
 # --------------------------------------------------------------------------
@@ -93,7 +91,7 @@ def _safe(x: np.ndarray) -> np.ndarray:
 def check_normalize_filters(student_fn: Callable, *, seed: int = 0, raise_on_fail: bool = True) -> CheckResult:
     """Check ``normalize_filters(kernel) -> (K, kh, kw, C)`` in [0, 1], zero weight = 0.5.
 
-    The convention of ``featureviz.filters(model)`` (its ``scale="filter"``):
+    The convention of ``units.filters(model)`` (its ``scale="filter"``):
     ``0.5 + w / (2 m)`` with ``m`` the largest ``|w|`` of each filter, so a
     zero weight is mid-grey, positive weights brighter, negative darker, and
     an all-zero filter is all 0.5.
@@ -116,7 +114,7 @@ def check_normalize_filters(student_fn: Callable, *, seed: int = 0, raise_on_fai
                 "you stretched the whole layer from its minimum to its maximum, so mid-grey is no longer "
                 "a zero weight. Use 0.5 + w / (2 m), m = the largest |w| of each filter"),
         matches(_filter_wrong(lambda w: 0.5 + w / (2 * _safe(np.abs(w).max()))),
-                "you divided by the largest |w| of the whole layer (that is featureviz.filters' "
+                "you divided by the largest |w| of the whole layer (that is units.filters' "
                 "scale='layer'); this exercise scales each filter by its own largest |w|: "
                 "np.abs(w).max(axis=(1, 2, 3), keepdims=True)"),
         matches(_filter_wrong(lambda w: 0.5 + w / (2 * _safe(np.abs(w).max(axis=(1, 2), keepdims=True)))),
@@ -133,9 +131,9 @@ def check_normalize_filters(student_fn: Callable, *, seed: int = 0, raise_on_fai
                 "your values lie in [-1, 1]: map them to [0, 1] with 0.5 + w / (2 m)"),
     ))
     return add_hint(result, "could not be broadcast",
-                     "the largest |w| per filter has shape (K,), which does not broadcast against "
-                     "(K, kh, kw, C); keep the reduced axes: np.abs(w).max(axis=(1, 2, 3), keepdims=True) "
-                     "has shape (K, 1, 1, 1)", raise_on_fail)
+                    "the largest |w| per filter has shape (K,), which does not broadcast against "
+                    "(K, kh, kw, C); keep the reduced axes: np.abs(w).max(axis=(1, 2, 3), keepdims=True) "
+                    "has shape (K, 1, 1, 1)", raise_on_fail)
 
 
 # --------------------------------------------------------------------------
@@ -184,7 +182,7 @@ def _returned_scores(m: Mismatch) -> str | None:
 def check_top_k_images(student_fn: Callable, *, seed: int = 0, raise_on_fail: bool = True) -> CheckResult:
     """Check ``top_k_images(maps, k) -> (k,)`` indices, ranked by each map's max, strongest first.
 
-    As ``featureviz.top_examples(..., reduce="max")``: an image scores the
+    As ``units.top_examples(..., reduce="max")``: an image scores the
     activation of its strongest position; ties keep the lower index first.
     """
     __tracebackhide__ = True  # noqa: F841
@@ -209,7 +207,7 @@ def check_top_k_images(student_fn: Callable, *, seed: int = 0, raise_on_fail: bo
 # 3. one step of gradient ascent
 def _tiny_model(rng: np.random.Generator):
     """A 16x16 RGB CNN (conv1: 4 channels, conv2: 8) with weights drawn from ``rng``."""
-    from . import zoo
+    from labkit import zoo
     model = zoo.build_cnn((16, 16, 3), 3, widths=(4, 8), name="tiny_cnn")
     model.set_weights([(rng.normal(size=w.shape) * (0.5 if w.ndim > 1 else 0.1)).astype(np.float32)
                        for w in model.get_weights()])
@@ -221,7 +219,7 @@ def _channel_gradient(model, image: np.ndarray, layer: str, channel: int, *, red
     """d mean(layer[..., channel]) / d image for one (H, W, C) image -> (H, W, C)."""
     import tensorflow as tf
 
-    from . import layers
+    from labkit import layers
     fmodel = layers.feature_model(model, layer, logits=False)
     x = tf.convert_to_tensor(image[None])                            # (1, H, W, C)
     with tf.GradientTape() as tape:
@@ -238,7 +236,7 @@ def _gradient_ascent_step(model, image: np.ndarray, layer: str, channel: int, lr
 
 
 def _ascent_cases(rng: np.random.Generator) -> list[Case]:
-    from . import layers
+    from labkit import layers
     model = _tiny_model(rng)
     cases = []
     for layer, label in (("conv2", "conv2 of a tiny 16x16 CNN"), ("conv1", "conv1 of the same CNN"),
@@ -301,7 +299,7 @@ def check_gradient_ascent_step(student_fn: Callable, *, seed: int = 0, raise_on_
                 "activations[..., channel]"),
         matches(_step_wrong(_grad(), lambda image, lr, g: np.clip(image + lr * g, 0, 1)),
                 "you clipped the image to [0, 1]; return the unclipped image + lr * gradient "
-                "(featureviz.visualize keeps images valid with a sigmoid instead)"),
+                "(ascent.visualize keeps images valid with a sigmoid instead)"),
         matches(_step_wrong(_grad(), lambda image, lr, g: image + lr * g / np.linalg.norm(g)),
                 "you normalised the gradient (divided by its norm); this exercise takes the plain "
                 "step image + lr * gradient"),
@@ -312,10 +310,10 @@ def check_gradient_ascent_step(student_fn: Callable, *, seed: int = 0, raise_on_
                 "you used the sign of the gradient (as FGSM does); take the plain step image + lr * gradient"),
     ))
     return add_hint(result, "NoneType",
-                     "tape.gradient returned None: the tape did not watch the image. Make it a tensor, "
-                     "x = tf.convert_to_tensor(image[None]), call tape.watch(x) inside the "
-                     "`with tf.GradientTape() as tape:` block, and compute the score from x there",
-                     raise_on_fail)
+                    "tape.gradient returned None: the tape did not watch the image. Make it a tensor, "
+                    "x = tf.convert_to_tensor(image[None]), call tape.watch(x) inside the "
+                    "`with tf.GradientTape() as tape:` block, and compute the score from x there",
+                    raise_on_fail)
 
 
 # --------------------------------------------------------------------------
@@ -368,7 +366,7 @@ def _tv_wrong_axes(m: Mismatch) -> str | None:
 def check_total_variation(student_fn: Callable, *, seed: int = 0, raise_on_fail: bool = True) -> CheckResult:
     """Check ``total_variation(images) -> (N,)``: mean |dy| + mean |dx| per image.
 
-    The regularizer ``featureviz.visualize(regularizers=("tv",))`` adds to
+    The regularizer ``ascent.visualize(regularizers=("tv",))`` adds to
     the objective (Mahendran & Vedaldi 2015): for each image, the mean absolute
     difference between vertically neighbouring pixels plus the same for
     horizontal neighbours, each mean over all rows, columns and channels.

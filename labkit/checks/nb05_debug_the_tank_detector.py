@@ -1,4 +1,4 @@
-"""Exercise checks for notebook 05, the capstone "debug the tank detector" (re-exported by labkit.checks).
+"""Exercise checks for notebook 05, the capstone "debug the tank detector" (re-exported by :mod:`labkit.checks`).
 
 Three exercises, each with a reference implementation, fresh inputs made
 from a seed, and diagnoses of the typical mistakes:
@@ -15,7 +15,8 @@ from a seed, and diagnoses of the typical mistakes:
 
 Results with NaN (empty groups, maps without positive attribution) are
 compared NaN-aware: a NaN where a number was expected, or a number where the
-answer is undefined, gets its own explanation.
+answer is undefined, gets its own explanation; the diagnoses count NaN in
+both results as equal (``matches(..., equal_nan=True)``).
 
 Only numpy is imported at module level; keras and labkit's methods are
 imported inside the checks that need them.
@@ -29,13 +30,13 @@ from typing import Callable
 
 import numpy as np
 
-from .checks import Case, CheckResult, Mismatch, _as_array, check_function, compare_values
+from labkit.checks.engine import Case, CheckResult, Mismatch, _as_array, check_function, compare_values, matches
 
 __all__ = ["check_accuracy_by_group", "check_energy_in_region", "check_swap_sky"]
 
 
 # --------------------------------------------------------------------------
-# shared: NaN-aware comparison and "matches" for results that may hold NaN
+# shared: NaN-aware comparison for results that may hold NaN
 def _nan_compare(why_nan: str, *, rtol: float = 1e-4, atol: float = 1e-5) -> Callable:
     """A ``compare(got, expected)`` that treats NaN as a value: it must sit exactly where expected.
 
@@ -65,28 +66,6 @@ def _nan_compare(why_nan: str, *, rtol: float = 1e-4, atol: float = 1e-5) -> Cal
 
 def _first(flags: np.ndarray) -> tuple:
     return tuple(int(i) for i in np.argwhere(flags)[0])
-
-
-def _same(a, b, rtol: float = 1e-4, atol: float = 1e-5) -> bool:
-    """Equal shapes and values, NaN equal to NaN."""
-    a, b = _as_array(a), _as_array(b)
-    if a is None or b is None or a.shape != b.shape or a.dtype.kind not in "biufc" or b.dtype.kind not in "biufc":
-        return False
-    return bool(np.allclose(a.astype(np.float64), b.astype(np.float64), rtol=rtol, atol=atol, equal_nan=True))
-
-
-def _matches(wrong: Callable, message: str) -> Callable:
-    """Like ``checks.matches``, but NaN in both results counts as equal."""
-    def diagnosis(m: Mismatch) -> str | None:
-        try:
-            with np.errstate(all="ignore"):
-                candidate = wrong(*m.case.args, **m.case.kwargs)
-        except Exception:
-            return None
-        return message if _same(m.got, candidate, m.rtol, m.atol) else None
-
-    diagnosis.__name__ = f"matches_{getattr(wrong, '__name__', 'wrong')}"
-    return diagnosis
 
 
 # --------------------------------------------------------------------------
@@ -149,12 +128,12 @@ def _toy_classifier(num_classes: int, size: int, seed: int):
 def _group_data(rng: np.random.Generator, n: int, size: int, class_names: tuple, factor: str,
                 values: np.ndarray, name: str):
     """An ImageSet of n flat-coloured noisy images with random labels and one factor."""
-    from . import datasets
+    from labkit import toyworld
 
     colours = rng.random((n, 1, 1, 3)).astype(np.float32)
     images = np.clip(colours + rng.normal(0, 0.05, (n, size, size, 3)), 0, 1).astype(np.float32)
     labels = rng.integers(0, len(class_names), n).astype(np.int64)
-    return datasets.ImageSet(images, labels, np.zeros((n, size, size), bool), {factor: values},
+    return toyworld.ImageSet(images, labels, np.zeros((n, size, size), bool), {factor: values},
                              tuple(class_names), name)
 
 
@@ -224,21 +203,24 @@ def _check_accuracy_by_group(student_fn: Callable, seed: int, raise_on_fail: boo
                                                "accuracy is undefined"), diagnoses=(
         _values_not_unique,
         _without_classes,
-        _matches(lambda model, data, factor: _accuracy_by_group(model, data, factor).T,
-                 "your table is transposed: one row per factor value (np.unique), one column per class"),
-        _matches(_accuracy_wrong(lambda p, group, c: 1 - np.mean(p[group] == c)),
-                 "you computed the error rate (1 - accuracy): count the images the model gets right"),
-        _matches(_accuracy_wrong(lambda p, group, c: np.sum(p[group] == c)),
-                 "you counted the correct predictions; divide by the number of images in the group"),
-        _matches(_accuracy_wrong(lambda p, group, c: np.mean(p[group] == 1)),
-                 "you computed how often the model predicts class 1 in each group; accuracy compares "
-                 "each prediction with the image's true class (data.labels)"),
-        _matches(_accuracy_wrong(lambda p, group, c: np.sum(p[group] == c) / len(p)),
-                 "you divided the correct predictions by the number of all images; divide by the "
-                 "number of images in the group"),
-        _matches(lambda model, data, factor: np.nan_to_num(_accuracy_by_group(model, data, factor)),
-                 "an empty group has no accuracy: return np.nan there, not 0 (a 0 would claim the "
-                 "model gets every such image wrong)"),
+        matches(lambda model, data, factor: _accuracy_by_group(model, data, factor).T,
+                "your table is transposed: one row per factor value (np.unique), one column per class",
+                equal_nan=True),
+        matches(_accuracy_wrong(lambda p, group, c: 1 - np.mean(p[group] == c)),
+                "you computed the error rate (1 - accuracy): count the images the model gets right",
+                equal_nan=True),
+        matches(_accuracy_wrong(lambda p, group, c: np.sum(p[group] == c)),
+                "you counted the correct predictions; divide by the number of images in the group",
+                equal_nan=True),
+        matches(_accuracy_wrong(lambda p, group, c: np.mean(p[group] == 1)),
+                "you computed how often the model predicts class 1 in each group; accuracy compares "
+                "each prediction with the image's true class (data.labels)", equal_nan=True),
+        matches(_accuracy_wrong(lambda p, group, c: np.sum(p[group] == c) / len(p)),
+                "you divided the correct predictions by the number of all images; divide by the "
+                "number of images in the group", equal_nan=True),
+        matches(lambda model, data, factor: np.nan_to_num(_accuracy_by_group(model, data, factor)),
+                "an empty group has no accuracy: return np.nan there, not 0 (a 0 would claim the "
+                "model gets every such image wrong)", equal_nan=True),
     ))
 
 
@@ -246,7 +228,7 @@ def _check_accuracy_by_group(student_fn: Callable, seed: int, raise_on_fail: boo
 # 2. the share of positive attribution inside a region
 def _energy_in_region(maps: np.ndarray, region_masks: np.ndarray) -> np.ndarray:
     """sum(relu(map) * mask) / sum(relu(map)) per image, (N,); NaN where nothing is positive."""
-    from . import metrics
+    from labkit import metrics
 
     return np.asarray(metrics.mask_energy(maps, region_masks), dtype=np.float64)
 
@@ -275,7 +257,7 @@ def _energy_wrong(fn: Callable) -> Callable:
 
 
 def _share(inside, total):
-    """inside / total as a student writes it (0/0 = NaN; _matches silences the warnings)."""
+    """inside / total as a student writes it (0/0 = NaN; matches silences the warnings)."""
     return inside / total
 
 
@@ -298,30 +280,32 @@ def check_energy_in_region(student_fn: Callable, *, seed: int = 0, raise_on_fail
                           raise_on_fail=raise_on_fail,
                           compare=_nan_compare("this map has no positive attribution at all, so the share "
                                                "is 0/0, undefined"), diagnoses=(
-        *(_matches(_energy_wrong(lambda m, k, share=share: share((m * k).sum(per_image), m.sum(per_image))),
-                   "only positive attribution counts: clip the maps with np.maximum(maps, 0) first "
-                   "(negative values are evidence against the class and would cancel positive ones)")
+        *(matches(_energy_wrong(lambda m, k, share=share: share((m * k).sum(per_image), m.sum(per_image))),
+                  "only positive attribution counts: clip the maps with np.maximum(maps, 0) first "
+                  "(negative values are evidence against the class and would cancel positive ones)",
+                  equal_nan=True)
           for share in (_share, _share_if_positive)),
-        _matches(_energy_wrong(lambda m, k: _share((np.abs(m) * k).sum(per_image), np.abs(m).sum(per_image))),
-                 "you used np.abs: negative attribution is evidence *against* the class, not for it; "
-                 "keep only the positive part, np.maximum(maps, 0)"),
-        _matches(_energy_wrong(lambda m, k: (relu(m) * k).sum(per_image) / relu(m).sum()),
-                 "you divided by the positive attribution of the whole batch; divide each image by its "
-                 "own total (sum over axes (1, 2) only)"),
-        _matches(_energy_wrong(lambda m, k: (relu(m) * k).sum(per_image)),
-                 "you returned the attribution inside the region; divide it by the image's total "
-                 "positive attribution to get a share between 0 and 1"),
-        _matches(_energy_wrong(lambda m, k: k.mean(axis=per_image)),
-                 "you returned the region's share of the *area*; that is the random baseline. Weigh "
-                 "each pixel by its positive attribution"),
-        _matches(_energy_wrong(lambda m, k: _share((relu(m) * k).sum(per_image), k.sum(per_image))),
-                 "you computed the mean attribution per pixel of the region; divide by the image's "
-                 "total positive attribution instead"),
-        _matches(_energy_wrong(lambda m, k: _share((relu(m) * ~k).sum(per_image), relu(m).sum(per_image))),
-                 "you measured the share *outside* the region: the mask is True inside it"),
-        _matches(_energy_wrong(lambda m, k: np.nan_to_num(_share((relu(m) * k).sum(per_image),
+        matches(_energy_wrong(lambda m, k: _share((np.abs(m) * k).sum(per_image), np.abs(m).sum(per_image))),
+                "you used np.abs: negative attribution is evidence *against* the class, not for it; "
+                "keep only the positive part, np.maximum(maps, 0)", equal_nan=True),
+        matches(_energy_wrong(lambda m, k: (relu(m) * k).sum(per_image) / relu(m).sum()),
+                "you divided by the positive attribution of the whole batch; divide each image by its "
+                "own total (sum over axes (1, 2) only)", equal_nan=True),
+        matches(_energy_wrong(lambda m, k: (relu(m) * k).sum(per_image)),
+                "you returned the attribution inside the region; divide it by the image's total "
+                "positive attribution to get a share between 0 and 1", equal_nan=True),
+        matches(_energy_wrong(lambda m, k: k.mean(axis=per_image)),
+                "you returned the region's share of the *area*; that is the random baseline. Weigh "
+                "each pixel by its positive attribution", equal_nan=True),
+        matches(_energy_wrong(lambda m, k: _share((relu(m) * k).sum(per_image), k.sum(per_image))),
+                "you computed the mean attribution per pixel of the region; divide by the image's "
+                "total positive attribution instead", equal_nan=True),
+        matches(_energy_wrong(lambda m, k: _share((relu(m) * ~k).sum(per_image), relu(m).sum(per_image))),
+                "you measured the share *outside* the region: the mask is True inside it", equal_nan=True),
+        matches(_energy_wrong(lambda m, k: np.nan_to_num(_share((relu(m) * k).sum(per_image),
                                                                  relu(m).sum(per_image)))),
-                 "a map without any positive value has no share to split: return np.nan for it, not 0"),
+                "a map without any positive value has no share to split: return np.nan for it, not 0",
+                equal_nan=True),
     ))
 
 
@@ -340,7 +324,7 @@ def _swap_sky(images: np.ndarray, donors: np.ndarray, horizons: np.ndarray) -> n
 
 
 def _swap_cases(rng: np.random.Generator) -> list[Case]:
-    from . import datasets
+    from labkit import toyworld
 
     def pair(n, h, w, c):
         return (rng.random((n, h, w, c)).astype(np.float32), rng.random((n, h, w, c)).astype(np.float32))
@@ -349,7 +333,7 @@ def _swap_cases(rng: np.random.Generator) -> list[Case]:
     # 0.4 * 8 = 3.2 and 0.6 * 8 = 4.8 rows: the boundary row tells the rounding conventions apart
     small = Case((images, donors, np.array([0.4, 0.6]) + rng.uniform(-0.01, 0.01, 2)),
                  label="2 images of 8x6 pixels, horizons near 0.4 and 0.6")
-    photos = datasets.toy_world("tanks", "test", n=6, seed=int(rng.integers(1000, 10**6)))
+    photos = toyworld.toy_world("tanks", "test", n=6, seed=int(rng.integers(1000, 10**6)))
     real = Case((photos.images[:3], photos.images[3:], photos.factors["horizon"][:3]),
                 label="3 tank-world photos (64x64) with their own horizons, donors = 3 other photos")
     grey, grey_donors = pair(1, 10, 4, 1)
@@ -369,11 +353,12 @@ def _rows_rule(rule: Callable) -> Callable:
 def _unchanged(m: Mismatch) -> str | None:
     images, donors, horizons = m.case.args
     as_rows = [_rows_rule(lambda r, h, n: r <= h), _rows_rule(lambda r, h, n: r < h)]
-    if _same(m.got, images) or any(_same(m.got, wrong(images, donors, horizons)) for wrong in as_rows):
+    if m.close(m.got, images, equal_nan=True) or any(
+            m.close(m.got, wrong(images, donors, horizons), equal_nan=True) for wrong in as_rows):
         return ("(almost) nothing changed: horizons are fractions of the image height "
                 "(e.g. 0.53 = 53% of the way down), not pixel rows: row r is sky when "
                 "(r + 0.5) / H <= horizon")
-    if _same(m.got, donors):
+    if m.close(m.got, donors, equal_nan=True):
         return "your result is the donors unchanged: only the rows above each image's horizon come from the donor"
     return None
 
@@ -390,17 +375,17 @@ def check_swap_sky(student_fn: Callable, *, seed: int = 0, raise_on_fail: bool =
     return check_function(student_fn, _swap_sky, _swap_cases, seed=seed, name="swap_sky",
                           raise_on_fail=raise_on_fail, diagnoses=(
         _unchanged,
-        _matches(lambda images, donors, horizons: _swap_sky(donors, images, horizons),
-                 "you kept the image's sky and took the donor's ground (roles swapped, or the ground "
-                 "replaced instead of the sky): row 0 is the top of the image, so the sky is the rows "
-                 "with (r + 0.5) / H <= horizon, and the result is np.where(sky, donors, images)"),
-        _matches(_rows_rule(lambda r, h, n: r / n <= h), off_by_one),
-        _matches(_rows_rule(lambda r, h, n: r < h * n), off_by_one),
-        _matches(_rows_rule(lambda r, h, n: r <= h * n), off_by_one),
-        _matches(_rows_rule(lambda r, h, n: r < np.floor(h * n)), off_by_one),
-        _matches(_rows_rule(lambda r, h, n: (r + 1) / n <= h), off_by_one),
-        _matches(lambda images, donors, horizons: np.where(
+        matches(lambda images, donors, horizons: _swap_sky(donors, images, horizons),
+                "you kept the image's sky and took the donor's ground (roles swapped, or the ground "
+                "replaced instead of the sky): row 0 is the top of the image, so the sky is the rows "
+                "with (r + 0.5) / H <= horizon, and the result is np.where(sky, donors, images)"),
+        matches(_rows_rule(lambda r, h, n: r / n <= h), off_by_one),
+        matches(_rows_rule(lambda r, h, n: r < h * n), off_by_one),
+        matches(_rows_rule(lambda r, h, n: r <= h * n), off_by_one),
+        matches(_rows_rule(lambda r, h, n: r < np.floor(h * n)), off_by_one),
+        matches(_rows_rule(lambda r, h, n: (r + 1) / n <= h), off_by_one),
+        matches(lambda images, donors, horizons: np.where(
             _sky_rows(horizons, images.shape[2])[:, None, :, None], donors, images),
-                 "you compared the horizon with the column positions; the horizon is a horizontal line, "
-                 "so compare it with the row positions (axis 1 of (N, H, W, C))"),
+                "you compared the horizon with the column positions; the horizon is a horizontal line, "
+                "so compare it with the row positions (axis 1 of (N, H, W, C))"),
     ))

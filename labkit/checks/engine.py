@@ -1,4 +1,4 @@
-"""Exercise checks: run the student's function on fresh inputs and explain what is wrong.
+"""The check engine: run the student's function on fresh inputs and explain what is wrong.
 
 A check calls the student's function and a reference implementation on the
 same fresh inputs (copies, so neither can change what the other sees) and
@@ -22,17 +22,19 @@ function changed neither its input arrays nor a model's weights.
 ``NotImplementedError`` means "not attempted yet"; any other exception is
 shown with the line of the student's code that raised it.
 
-Writing a check for a new exercise (see ``check_saliency_from_gradients``):
+Writing a check for a new exercise (see ``nb00_start_here.check_saliency_from_gradients``):
 a reference function, a few fresh cases, and exercise-specific diagnoses,
 most easily with :func:`matches` ("the student's result equals what this
-wrong implementation computes")::
+wrong implementation computes"); put it in the notebook's module
+``labkit/checks/nbNN_<notebook>.py`` and re-export it in ``checks/__init__.py``::
 
     def check_grad_cam(student_grad_cam):
         return check_function(student_grad_cam, cam.grad_cam, _grad_cam_cases, name="grad_cam", diagnoses=(
             matches(lambda m, x: cam.grad_cam(m, x, relu=False), "you forgot the ReLU ..."),
         ))
 
-A diagnosis is any ``function(m: Mismatch) -> str | None``.
+A diagnosis is any ``function(m: Mismatch) -> str | None``; advice for a
+student's function that raised an error is added with :func:`add_hint`.
 """
 from __future__ import annotations
 
@@ -45,7 +47,7 @@ import numpy as np
 
 __all__ = [
     "CheckFailed", "Case", "Mismatch", "CheckResult", "Diagnosis", "check_function", "check_value",
-    "compare_values", "matches", "add_hint", "DEFAULT_DIAGNOSES", "check_saliency_from_gradients",
+    "compare_values", "matches", "add_hint", "DEFAULT_DIAGNOSES",
 ]
 
 
@@ -71,6 +73,8 @@ class Mismatch:
 
     ``got`` and ``expected`` are numpy arrays when they are array-like (the
     raw objects otherwise); ``raw_got`` is exactly what the student returned.
+    ``student`` and ``cases`` are the function under test and all the check's
+    cases (for :func:`matches` with ``every_case=True``).
     """
 
     name: str
@@ -80,15 +84,20 @@ class Mismatch:
     raw_got: Any
     rtol: float
     atol: float
+    student: Optional[Callable] = None
+    cases: tuple = ()
 
-    def close(self, a, b) -> bool:
-        """Whether two results agree within the check's tolerance (same shape, allclose)."""
+    def close(self, a, b, *, equal_nan: bool = False) -> bool:
+        """Whether two results agree within the check's tolerance (same shape, allclose).
+
+        ``equal_nan=True``: NaN in both at the same place counts as equal.
+        """
         a, b = _as_array(a), _as_array(b)
         if a is None or b is None or a.shape != b.shape:
             return False
         if a.dtype.kind not in "biufc" or b.dtype.kind not in "biufc":
             return bool(np.array_equal(a, b))
-        return bool(np.allclose(a, b, rtol=self.rtol, atol=self.atol, equal_nan=False))
+        return bool(np.allclose(a, b, rtol=self.rtol, atol=self.atol, equal_nan=equal_nan))
 
     @property
     def arrays(self) -> bool:
@@ -193,12 +202,6 @@ def _student_line(err: BaseException, fn: Callable) -> str:
     text = (frame.line or linecache.getline(frame.filename, frame.lineno)).strip()
     line = frame.lineno - code.co_firstlineno + 1
     return f" (line {line} of your function: `{text}`)" if text else f" (line {line} of your function)"
-
-
-def _softmax(x: np.ndarray, axis: int = -1) -> np.ndarray:
-    z = x - x.max(axis=axis, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=axis, keepdims=True)
 
 
 # --------------------------------------------------------------------------
@@ -336,8 +339,10 @@ def _softmax_not_logits(m: Mismatch) -> str | None:
     if looks_like_probs and not want_probs:
         return ("your values are probabilities (each row sums to 1): work on the logits, the "
                 "model's output before softmax")
-    if want_probs and not looks_like_probs and m.close(_softmax(got), want):
-        return "these are logits: apply softmax over the last axis to get probabilities"
+    if want_probs and not looks_like_probs:
+        from labkit.targets import softmax  # TensorFlow only when this mistake is suspected
+        if m.close(softmax(got), want):
+            return "these are logits: apply softmax over the last axis to get probabilities"
     return None
 
 
@@ -394,25 +399,45 @@ DEFAULT_DIAGNOSES: tuple = (
 """Diagnoses every check runs after the exercise's own ones, in this order."""
 
 
-def matches(wrong: Callable, message: str) -> Diagnosis:
+def matches(wrong: Callable, message: str, *, equal_nan: bool = False,
+            same: Callable[[Any, Any], bool] | None = None, every_case: bool = False) -> Diagnosis:
     """A diagnosis for one known mistake: the student's result equals ``wrong(*args, **kwargs)``.
 
     Parameters
     ----------
     wrong : a function with the exercise's signature that makes the mistake
-        (e.g. saliency without ``abs``)
+        (e.g. saliency without ``abs``); it gets fresh copies of the case's
+        inputs, and an exception means "not this mistake"
     message : the hint to show when the student's result matches it
+    equal_nan : count NaN in both results, at the same place, as equal (for
+        results where NaN means "undefined")
+    same : ``same(got, wrong_result) -> bool``, what "equals" means for this
+        exercise (``got`` as the student returned it, e.g. a dict or a CAV
+        that only has to point the same way); default: same shape and
+        values within the check's tolerance (:meth:`Mismatch.close`)
+    every_case : require the match on every case of the check, running the
+        student's function on all of them: for answers like True/False or
+        one number, where a single case cannot tell mistakes apart
 
     Example
     -------
     >>> forgot_abs = matches(lambda g: g.max(axis=-1), "take the absolute value before the max")
     """
+    def wrong_result(case: Case):
+        with np.errstate(all="ignore"):  # a wrong formula may divide by zero: no warnings for it
+            return wrong(*_fresh(case.args), **_fresh(case.kwargs))
+
     def diagnosis(m: Mismatch) -> str | None:
+        equal = same or (lambda got, candidate: m.close(got, candidate, equal_nan=equal_nan))
         try:
-            candidate = wrong(*_fresh(m.case.args), **_fresh(m.case.kwargs))
+            if not every_case:
+                return message if equal(m.raw_got, wrong_result(m.case)) else None
+            if m.student is None or not m.cases:
+                return None
+            answers = [m.student(*_fresh(c.args), **_fresh(c.kwargs)) for c in m.cases]
+            return message if all(equal(a, wrong_result(c)) for a, c in zip(answers, m.cases)) else None
         except Exception:  # the mistake does not even apply to these inputs
             return None
-        return message if m.close(m.got, candidate) else None
 
     diagnosis.__name__ = f"matches_{getattr(wrong, '__name__', 'wrong')}"
     return diagnosis
@@ -449,7 +474,7 @@ def _fail(name: str, text: str, raise_on_fail: bool, cases: int) -> CheckResult:
 
 
 def _run_case(student_fn, reference_fn, case: Case, name: str, *, compare, diagnoses,
-              rtol: float, atol: float) -> str | None:
+              rtol: float, atol: float, cases: tuple = ()) -> str | None:
     """None if the student's function passes ``case``, else the feedback text."""
     try:
         expected = reference_fn(*_fresh(case.args), **_fresh(case.kwargs))
@@ -480,7 +505,7 @@ def _run_case(student_fn, reference_fn, case: Case, name: str, *, compare, diagn
         return None
     got, want = _as_array(raw), _as_array(expected)
     mismatch = Mismatch(name, case, raw if got is None else got, expected if want is None else want,
-                        raw, rtol, atol)
+                        raw, rtol, atol, student_fn, cases)
     hint = _diagnose(mismatch, diagnoses)
     return problem + (f".\n  Hint: {hint}" if hint else ".")
 
@@ -553,7 +578,7 @@ def check_function(student_fn: Callable, reference_fn: Callable, cases, *, name:
         raise ValueError("cases is empty: a check needs at least one case")
     for i, case in enumerate(cases, start=1):
         problem = _run_case(student_fn, reference_fn, case, name, compare=compare, diagnoses=diagnoses,
-                            rtol=rtol, atol=atol)
+                            rtol=rtol, atol=atol, cases=tuple(cases))
         if problem is not None:
             if problem.startswith("not attempted") or (len(cases) == 1 and not case.label):
                 return _fail(name, problem, raise_on_fail, len(cases))
@@ -574,52 +599,3 @@ def check_value(got, expected, *, name: str = "your result", diagnoses: Iterable
                           diagnoses=diagnoses, rtol=rtol, atol=atol, raise_on_fail=raise_on_fail)
 
 
-# --------------------------------------------------------------------------
-# notebook 00: from gradients to a saliency map
-def _saliency_from_gradients(grads: np.ndarray) -> np.ndarray:
-    """The lecture's last step of a saliency map: |gradient|, max over RGB."""
-    return np.abs(grads).max(axis=-1)                                  # (N, H, W, C) -> (N, H, W)
-
-
-def _saliency_cases(rng: np.random.Generator) -> list[Case]:
-    grads = rng.normal(size=(2, 5, 6, 3)).astype(np.float32)
-    tricky = rng.normal(size=(1, 4, 4, 3)).astype(np.float32)
-    tricky[0, 0, 0] = (0.1, 0.2, -3.0)         # the largest |gradient| is negative
-    grey = rng.normal(size=(3, 7, 5, 1)).astype(np.float32)
-    return [Case((grads,), label="a batch of 2 gradients of shape (5, 6, 3)"),
-            Case((tricky,), label="a gradient whose largest entry is negative"),
-            Case((grey,), label="3 single-channel (grey) gradients")]
-
-
-def check_saliency_from_gradients(student_fn: Callable, *, seed: int = 0,
-                                  raise_on_fail: bool = True) -> CheckResult:
-    """Check notebook 00's warm-up: ``saliency_from_gradients(grads) -> (N, H, W)``.
-
-    The lecture: "Compute gradient of class score with respect to image
-    pixels. Take absolute value and max over RGB channels." ``seed`` picks
-    the fresh inputs (hidden tests use another seed than the visible check).
-    """
-    __tracebackhide__ = True  # noqa: F841
-    return check_function(student_fn, _saliency_from_gradients, _saliency_cases, seed=seed,
-                          name="saliency_from_gradients", raise_on_fail=raise_on_fail, diagnoses=(
-        matches(lambda g: np.abs(g.max(axis=-1)),
-                "you took the max first and the absolute value after it: take abs first, so a "
-                "large negative gradient counts as much as a large positive one"),
-        matches(lambda g: g.max(axis=-1),
-                "you forgot the absolute value: a large negative gradient matters as much as a "
-                "large positive one, so take np.abs(grads) before the max"),
-        matches(lambda g: np.abs(g).mean(axis=-1),
-                "you averaged over the channels: the lecture takes the max over RGB (.max(axis=-1))"),
-        matches(lambda g: np.abs(g).sum(axis=-1),
-                "you summed over the channels: the lecture takes the max over RGB (.max(axis=-1))"),
-        matches(lambda g: np.abs(g).max(),
-                "you took the max over everything: take it over the channel axis only (axis=-1)"),
-    ))
-
-
-# The exercise checks of each notebook live in their own module, re-exported
-# here so that every notebook calls `checks.check_<exercise>(...)`.
-from .checks_featureviz import *  # noqa: E402,F401,F403
-from .checks_attribution import *  # noqa: E402,F401,F403
-from .checks_concepts import *  # noqa: E402,F401,F403
-from .checks_capstone import *  # noqa: E402,F401,F403
