@@ -7,7 +7,8 @@ Measured with the shipped ``shapes`` model:
 
 1. Speed: 256 steps of gradient ascent for a batch of 8 conv4 channels,
    against the floor, 256 forward+backward passes of the same batch through
-   a compiled tf.function; one compiled loop against one compiled call per step.
+   a compiled tf.function; one compiled loop against one compiled call per step
+   (``visualize(steps_per_call=1)``) and against ``pixel_ascent``, the plain loop.
 2. Do the images work? For every conv4 channel, the channel's mean
    activation on its visualization against the best of 1,000 real toy-world
    images; class visualizations classified as their class (softmax >= 0.9);
@@ -91,17 +92,12 @@ def floor_functions(model, batch: np.ndarray) -> dict:
 
 
 def speed(model, batch: np.ndarray, repeat: int) -> dict:
-    """visualize() for 8 channels against the floor, and how many steps per compiled call."""
-    from labkit import featureviz as fv
+    """visualize() and pixel_ascent() for 8 channels against the floor, and how many steps per compiled call."""
+    from labkit import ascent
 
     def run(every=None, **kwargs):
-        def go():
-            fv._STEPS_PER_CALL = every
-            try:
-                fv.visualize(model, ("conv4", CHANNELS), steps=STEPS, progress=False, **kwargs)
-            finally:
-                fv._STEPS_PER_CALL = None
-        return go
+        return lambda: ascent.visualize(model, ("conv4", CHANNELS), steps=STEPS, progress=False,
+                                        steps_per_call=every, **kwargs)
 
     functions = floor_functions(model, batch)
     functions.update({
@@ -110,18 +106,20 @@ def speed(model, batch: np.ndarray, repeat: int) -> dict:
         "labkit: default, 32 steps per call (the progress bar's 8 calls)": run(32),
         "labkit: pixel, l2 + blur, no transforms (Simonyan)": run(param="pixel", decorrelate=False, transforms=(),
                                                                regularizers=("l2", "blur")),
+        "labkit: pixel_ascent, the plain loop (a compiled step called 256 times)":
+            lambda: ascent.pixel_ascent(model, ("conv4", CHANNELS), steps=STEPS),
     })
     return _clock_all(functions, repeat)
 
 
 def channels_vs_real(model, real: np.ndarray, channels: list[int], param: str = "fft") -> dict:
     """Each channel's mean activation on its visualization vs the best real image."""
-    from labkit import featureviz as fv
+    from labkit import ascent
     from labkit.layers import activations
 
     kwargs = {} if param == "fft" else dict(param="pixel", decorrelate=False, transforms=(), regularizers=("l2", "blur"))
     start = time.perf_counter()
-    images, _ = fv.visualize(model, ("conv4", channels), steps=STEPS, progress=False, batch_size=16, **kwargs)
+    images, _ = ascent.visualize(model, ("conv4", channels), steps=STEPS, progress=False, batch_size=16, **kwargs)
     seconds = time.perf_counter() - start
     synthetic = activations(model, images, "conv4").mean(axis=(1, 2))[np.arange(len(channels)), channels]
     best_real = activations(model, real, "conv4").mean(axis=(1, 2)).max(axis=0)[channels]
@@ -135,14 +133,15 @@ def classes(model, seeds: list[int]) -> dict:
     """Softmax probability of its own class for each class visualization."""
     import tensorflow as tf
 
-    from labkit import featureviz as fv
+    from labkit import ascent, objectives
 
     out = {}
+    probabilities = [objectives.class_probability(k) for k in range(4)]
     for name, objective in {"logit ('logits', k)": ("logits", range(4)),
-                            "log-probability (class_probability(k))": [fv.class_probability(k) for k in range(4)]}.items():
+                            "log-probability (class_probability(k))": probabilities}.items():
         table = []
         for seed in seeds:
-            images, _ = fv.visualize(model, objective, steps=STEPS, seed=seed, progress=False)
+            images, _ = ascent.visualize(model, objective, steps=STEPS, seed=seed, progress=False)
             p = tf.nn.softmax(model.predict(images, verbose=0)).numpy()
             table.append(p[np.arange(4), np.arange(4)])
         out[name] = np.array(table)  # (seeds, 4)
@@ -150,16 +149,16 @@ def classes(model, seeds: list[int]) -> dict:
 
 
 def determinism(model) -> dict:
-    from labkit import featureviz as fv
+    from labkit import ascent
 
-    run = lambda seed: fv.visualize(model, ("conv4", (0, 1, 2)), steps=64, seed=seed, progress=False).images
+    run = lambda seed: ascent.visualize(model, ("conv4", (0, 1, 2)), steps=64, seed=seed, progress=False).images
     a, b, c = run(0), run(0), run(1)
     return {"bitwise": bool(np.array_equal(a, b)), "max_diff_same_seed": float(np.abs(a - b).max()),
             "mean_diff_other_seed": float(np.abs(a - c).mean())}
 
 
 def embedding(model, data) -> dict:
-    from labkit import featureviz as fv
+    from labkit import units
 
     def knn(xy, labels, k=5):
         xy = np.asarray(xy, np.float64)
@@ -172,7 +171,7 @@ def embedding(model, data) -> dict:
     out = {}
     for method in ("tsne", "pca"):
         start = time.perf_counter()
-        xy = fv.embed(model, data.images, method=method)
+        xy = units.embed(model, data.images, method=method)
         out[method] = {"seconds": time.perf_counter() - start, "knn5": knn(xy, data.labels)}
     out["raw pixels, no embedding"] = {"seconds": 0.0, "knn5": knn(data.images.reshape(len(data), -1), data.labels)}
     return out
@@ -279,7 +278,7 @@ def _markdown(r: dict, args) -> str:
               "| method | seconds | 5-NN label accuracy in the 2-D map |", "|---|---|---|"]
     for name, v in r["embedding"].items():
         lines.append(f"| {name} | {v['seconds']:.1f} | {v['knn5']:.3f} |")
-    lines += ["", "t-SNE runs scikit-learn in one thread (see `featureviz.embed`: its parallel loops crawl on a shared CPU).", ""]
+    lines += ["", "t-SNE runs scikit-learn in one thread (see `units.embed`: its parallel loops crawl on a shared CPU).", ""]
     return "\n".join(lines)
 
 
@@ -303,9 +302,9 @@ def main(argv=None) -> int:
     batch = np.random.default_rng(0).uniform(size=(8, 64, 64, 3)).astype(np.float32)
     r["speed"] = speed(model, batch, repeat)
     score = _conv4_scores(model)
-    from labkit import featureviz as fv
+    from labkit import ascent
 
-    r["ours_activation"] = score(fv.visualize(model, ("conv4", CHANNELS), steps=STEPS, progress=False).images)
+    r["ours_activation"] = score(ascent.visualize(model, ("conv4", CHANNELS), steps=STEPS, progress=False).images)
     from labkit.layers import activations
 
     r["best_real"] = activations(model, real.images, "conv4").mean(axis=(1, 2)).max(axis=0)[list(CHANNELS)]

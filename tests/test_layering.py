@@ -18,7 +18,7 @@ FLOORS: list[tuple[str, ...]] = [
     ("labkit", "validate", "device"),            # package docstring; input validation; where work runs
     ("forward",),                                # the compile cache, batched prediction
     ("layers",),                                 # finding layers, every Keras graph detail, feature models
-    ("targets",),                                # which class is explained, logits, softmax
+    ("targets", "objectives"),                   # which class is explained; which unit is maximised
     ("toyworld",),                               # the procedural toy world
     ("datasets",),                               # digits, photos, the loan table (+ the toy world's names)
     ("zoo",),                                    # trained models
@@ -30,16 +30,18 @@ FLOORS: list[tuple[str, ...]] = [
     ("plot.images", "plot.attribution", "plot.featureviz", "plot.concepts", "plot.distill"),
     ("plot.figures",),
     ("plot",),
+    ("plot.__main__",),                          # python -m labkit.plot: make figures
     ("widgets",),
     # --- the course machinery ----------------------------------------------------
     ("checks.engine",),
-    ("checks.featureviz", "checks.attribution", "checks.concepts", "checks.capstone"),
+    CHECK_MODULES := ("checks.nb00_start_here", "checks.nb01_feature_visualization",
+                      "checks.nb02_feature_attribution", "checks.nb03_concepts",
+                      "checks.nb04_distillation_and_fairness", "checks.nb05_debug_the_tank_detector"),
     ("checks",),
     ("release",),
     ("grade",),
 ]
-COURSE = {"checks.engine", "checks.featureviz", "checks.attribution", "checks.concepts",
-          "checks.capstone", "checks", "release", "grade"}
+COURSE = {"checks.engine", *CHECK_MODULES, "checks", "release", "grade"}
 FLOOR = {name: i for i, names in enumerate(FLOORS) for name in names}
 
 
