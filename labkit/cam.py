@@ -26,32 +26,17 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from labkit.validate import as_images, as_targets, check_positive_int
-from labkit.layers import (
-    feature_model,
-    iter_layers,
-    last_conv_layer,
-    logits_layer_and_softmax,
-    predict_batched,
-    resolve_layer,
-)
+from labkit.forward import cached, predict_batched
+from labkit.layers import feature_model, iter_layers, last_conv_layer, logits_layer_and_softmax, producer, resolve_layer
+from labkit.targets import explained_classes, target_logit, targets_or_predicted
+from labkit.validate import as_images, check_positive_int
 
 __all__ = ["cam", "grad_cam", "grad_cam_pp"]
 
-PREDICTED = -1  # target index meaning "the class the model predicts for this image"
 _MAX_LISTED = 20  # layer names shown in an error message
 
 
 # --- shared plumbing ----------------------------------------------------------------------------
-
-
-def _prepare(model: keras.Model, images, target, layer) -> tuple:
-    """Validate; return (batch, single, feature model [A, logits], targets with -1 = predicted)."""
-    batch, single = as_images(images, model=model)
-    features = feature_model(model, [layer])  # image -> [A (N, h, w, K), logits]
-    targets = as_targets(target, len(batch), features.output_shape[-1][-1])
-    targets = np.full(len(batch), PREDICTED) if targets is None else targets
-    return batch, single, features, targets.astype(np.int32)
 
 
 def _finish(maps: np.ndarray, batch: np.ndarray, single: bool, upsample: bool) -> np.ndarray:
@@ -59,10 +44,6 @@ def _finish(maps: np.ndarray, batch: np.ndarray, single: bool, upsample: bool) -
     if upsample:
         maps = tf.image.resize(maps[..., None], batch.shape[1:3], method="bilinear")[..., 0].numpy()
     return maps[0] if single else maps
-
-
-def _with_predicted(logits: np.ndarray, targets: np.ndarray) -> np.ndarray:
-    return np.where(targets >= 0, targets, logits.argmax(axis=-1))
 
 
 def _rank(layer: keras.layers.Layer) -> int | None:
@@ -93,23 +74,13 @@ def _feature_layer(model: keras.Model, layer) -> keras.layers.Layer:
 # --- CAM ------------------------------------------------------------------------------------------
 
 
-def _producer(tensor) -> keras.Operation:
-    """The layer that computed a symbolic tensor, looking through nested models and Dropout."""
-    operation = tensor._keras_history.operation
-    if isinstance(operation, keras.Model):
-        return _producer(operation.outputs[0])
-    if isinstance(operation, (keras.layers.Dropout, keras.layers.SpatialDropout2D)):
-        return _producer(operation.input)
-    return operation
-
-
 def _cam_head(model: keras.Model) -> tuple[keras.layers.Layer, keras.layers.Dense]:
     """(feature-map layer, Dense) of a ``maps -> GlobalAveragePooling2D -> Dense`` head, or a ValueError."""
     head, softmax = logits_layer_and_softmax(model)
-    dense = _producer(head.input) if softmax == "layer" else head
-    pooling = _producer(dense.input) if isinstance(dense, keras.layers.Dense) else None
+    dense = producer(head.input) if softmax == "layer" else head
+    pooling = producer(dense.input) if isinstance(dense, keras.layers.Dense) else None
     if isinstance(pooling, keras.layers.GlobalAveragePooling2D) and not pooling.keepdims:
-        return _producer(pooling.input), dense
+        return producer(pooling.input), dense
     found = f"{type(pooling).__name__} {pooling.name!r} feeding " if pooling is not None else ""
     raise ValueError(
         f"CAM is undefined for model {model.name!r}: it needs the last conv feature maps to go "
@@ -165,9 +136,11 @@ def cam(model: keras.Model, images, target=None, *, layer=None, upsample: bool =
             f"CAM is defined only on the feature maps feeding the global average pooling "
             f"({maps_layer.name!r}), got layer={layer!r}; for other layers use grad_cam"
         )
-    batch, single, features, targets = _prepare(model, images, target, maps_layer)
-    maps, logits = predict_batched(features, batch, batch_size=check_positive_int(batch_size, "batch_size"))
-    weights = dense.kernel.numpy()[:, _with_predicted(logits, targets)].T  # (N, K): W[:, c] per image
+    batch, single = as_images(images, model=model)
+    batch_size = check_positive_int(batch_size, "batch_size")
+    classes = explained_classes(model, batch, target, batch_size=batch_size)  # (N,)
+    maps, _ = predict_batched(feature_model(model, [maps_layer]), batch, batch_size=batch_size)  # (N, h, w, K)
+    weights = dense.kernel.numpy()[:, classes].T  # (N, K): W[:, c] per image
     return _finish(np.einsum("nhwk,nk->nhw", maps, weights), batch, single, upsample)
 
 
@@ -200,8 +173,7 @@ def _weighted_maps_function(features: keras.Model, weigh):
     def run(images, targets):
         with tf.GradientTape() as tape:
             maps, logits = features(images, training=False)  # (N, h, w, K), (N, classes)
-            predicted = tf.argmax(logits, axis=-1, output_type=tf.int32)
-            score = tf.gather(logits, tf.where(targets < 0, predicted, targets), axis=1, batch_dims=1)
+            score = target_logit(logits, targets)  # (N,): S_c, -1 = the predicted class
         gradients = tape.gradient(score, maps)  # (N, h, w, K)
         weights = weigh(maps, gradients)  # (N, K)
         return tf.einsum("nhwk,nk->nhw", maps, weights)
@@ -214,13 +186,7 @@ def _weighted_maps_function(features: keras.Model, weigh):
 def _weighted_maps(features: keras.Model, weigh, batch: np.ndarray, targets: np.ndarray,
                    batch_size: int) -> np.ndarray:
     """Run the cached tf.function over the batch in chunks of ``batch_size``: (N, h, w)."""
-    cache = getattr(features, "_labkit_cam", None)
-    if cache is None:
-        features._labkit_cam = {}
-        cache = features._labkit_cam
-    if weigh.__name__ not in cache:
-        cache[weigh.__name__] = _weighted_maps_function(features, weigh)
-    function = cache[weigh.__name__]
+    function = cached(features, ("weighted_maps", weigh.__name__), lambda: _weighted_maps_function(features, weigh))
     starts = range(0, len(batch), batch_size)  # over chunks, not images
     return tf.concat([function(batch[s : s + batch_size], targets[s : s + batch_size]) for s in starts], 0).numpy()
 
@@ -298,6 +264,9 @@ def grad_cam_pp(model: keras.Model, images, target=None, *, layer=None, upsample
 
 def _gradient_cam(model, images, target, weigh, layer, upsample, relu, batch_size) -> np.ndarray:
     """Shared body of grad_cam and grad_cam_pp."""
-    batch, single, features, targets = _prepare(model, images, target, _feature_layer(model, layer))
+    maps_layer = _feature_layer(model, layer)
+    batch, single = as_images(images, model=model)
+    features = feature_model(model, [maps_layer])  # image -> [A (N, h, w, K), logits]
+    targets = targets_or_predicted(model, target, len(batch))  # (N,), -1 = predicted: resolved in the graph
     maps = _weighted_maps(features, weigh, batch, targets, check_positive_int(batch_size, "batch_size"))
     return _finish(np.maximum(maps, 0.0) if relu else maps, batch, single, upsample)

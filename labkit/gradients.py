@@ -28,55 +28,25 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from labkit.validate import as_images, as_targets, check_choice, check_positive_int, check_seed
-from labkit.layers import feature_model, predict_batched
+from labkit.forward import cached
+from labkit.targets import explained_classes, logits_model, target_logit, targets_or_predicted
+from labkit.validate import as_images, check_choice, check_positive_int, check_seed
 
 __all__ = ["saliency", "smoothgrad", "integrated_gradients", "gradient_x_input"]
 
-PREDICTED = -1  # target index meaning "the class the model predicts for this image"
-
 
 # --- shared plumbing ----------------------------------------------------------------
+# ``net`` below is labkit's logits model of the user's model (image -> S, pre-softmax,
+# shared weights, see labkit.targets.logits_model); compiled functions are cached on it.
 
 
 def _prepare(model: keras.Model, images, target) -> tuple[np.ndarray, bool, keras.Model, np.ndarray]:
     """Validate the inputs; return (batch, single, logits model, targets with -1 = predicted)."""
     batch, single = as_images(images, model=model)
-    logits_model = feature_model(model, [])  # image -> logits; shares the weights, model untouched
-    targets = as_targets(target, len(batch), logits_model.output_shape[-1])
-    if targets is None:
-        targets = np.full(len(batch), PREDICTED)
-    return batch, single, logits_model, targets.astype(np.int32)
+    return batch, single, logits_model(model), targets_or_predicted(model, target, len(batch))
 
 
-def _predicted_if_missing(logits_model: keras.Model, batch: np.ndarray, targets: np.ndarray,
-                          batch_size: int) -> np.ndarray:
-    """Replace -1 targets by the class predicted for the (clean) image: one forward pass."""
-    if np.all(targets >= 0):
-        return targets
-    logits = predict_batched(logits_model, batch, batch_size=batch_size)[-1]  # (N, classes)
-    return np.where(targets >= 0, targets, logits.argmax(axis=1)).astype(np.int32)
-
-
-def _compiled(logits_model: keras.Model, key: tuple, make):
-    """One ``tf.function`` per (model, key), stored on labkit's feature model (not the user's)."""
-    cache = getattr(logits_model, "_labkit_gradients", None)
-    if cache is None:
-        logits_model._labkit_gradients = {}
-        cache = logits_model._labkit_gradients
-    if key not in cache:
-        cache[key] = make()
-    return cache[key]
-
-
-def _target_logit(logits: tf.Tensor, targets: tf.Tensor) -> tf.Tensor:
-    """S_c(x) per row: the logit of each row's target class; -1 means the predicted class."""
-    predicted = tf.argmax(logits, axis=-1, output_type=tf.int32)  # (B,)
-    targets = tf.where(targets < 0, predicted, targets)
-    return tf.gather(logits, targets, axis=1, batch_dims=1)  # (B,)
-
-
-def _input_gradient(logits_model: keras.Model, x: tf.Tensor, targets: tf.Tensor) -> tf.Tensor:
+def _input_gradient(net: keras.Model, x: tf.Tensor, targets: tf.Tensor) -> tf.Tensor:
     """dS_c/dx for a batch (B, H, W, C): one forward and one backward pass.
 
     The images in a batch do not interact (inference mode), so the gradient of
@@ -84,14 +54,14 @@ def _input_gradient(logits_model: keras.Model, x: tf.Tensor, targets: tf.Tensor)
     """
     with tf.GradientTape() as tape:
         tape.watch(x)
-        logits = tf.nest.flatten(logits_model(x, training=False))[-1]  # (B, classes)
-        score = _target_logit(logits, targets)  # (B,)
+        logits = tf.nest.flatten(net(x, training=False))[-1]  # (B, classes)
+        score = target_logit(logits, targets)  # (B,): S_c(x), -1 = the predicted class
     return tape.gradient(score, x)  # (B, H, W, C)
 
 
-def _signature(logits_model: keras.Model, *extra: tf.TensorSpec) -> list[tf.TensorSpec]:
+def _signature(net: keras.Model, *extra: tf.TensorSpec) -> list[tf.TensorSpec]:
     """[images (None, H, W, C), targets (None,), *extra]: one trace serves every batch size."""
-    image = tf.TensorSpec((None, *logits_model.inputs[0].shape[1:]), tf.float32)
+    image = tf.TensorSpec((None, *net.inputs[0].shape[1:]), tf.float32)
     return [image, tf.TensorSpec((None,), tf.int32), *extra]
 
 
@@ -108,21 +78,20 @@ def _output(maps: tf.Tensor, single: bool) -> np.ndarray:
 # --- saliency and gradient x input ------------------------------------------------------
 
 
-def _gradient_function(logits_model: keras.Model):
+def _gradient_function(net: keras.Model):
     """The cached tf.function(images, targets) -> dS_c/dx (B, H, W, C).
 
     Traced once per model and shared by every method here: SmoothGrad and
     IG call it inside their own tf.functions, so the model's forward and
     backward graph is built only once.
     """
-    return _compiled(logits_model, ("gradient",), lambda: tf.function(
-        lambda x, t: _input_gradient(logits_model, x, t), input_signature=_signature(logits_model)))
+    return cached(net, ("gradient",), lambda: tf.function(
+        lambda x, t: _input_gradient(net, x, t), input_signature=_signature(net)))
 
 
-def _gradients(logits_model: keras.Model, batch: np.ndarray, targets: np.ndarray,
-               batch_size: int) -> tf.Tensor:
+def _gradients(net: keras.Model, batch: np.ndarray, targets: np.ndarray, batch_size: int) -> tf.Tensor:
     """dS_c/dx for all images, in chunks of ``batch_size``: (N, H, W, C)."""
-    function = _gradient_function(logits_model)
+    function = _gradient_function(net)
     starts = range(0, len(batch), batch_size)  # over chunks, not images
     return tf.concat([function(batch[s : s + batch_size], targets[s : s + batch_size]) for s in starts], 0)
 
@@ -155,9 +124,9 @@ def saliency(model: keras.Model, images, target=None, *, batch_size: int = 64) -
     --------
     >>> maps = saliency(zoo.load("shapes"), data.images[:8])  # (8, 64, 64)  # doctest: +SKIP
     """
-    batch, single, logits_model, targets = _prepare(model, images, target)
+    batch, single, net, targets = _prepare(model, images, target)
     batch_size = check_positive_int(batch_size, "batch_size")
-    gradient = _gradients(logits_model, batch, targets, batch_size)  # (N, H, W, C)
+    gradient = _gradients(net, batch, targets, batch_size)  # (N, H, W, C)
     return _output(_max_abs_over_channels(gradient), single)
 
 
@@ -186,9 +155,9 @@ def gradient_x_input(model: keras.Model, images, target=None, *, batch_size: int
     >>> maps = gradient_x_input(model, images)  # (N, 64, 64)  # doctest: +SKIP
     """
     check_choice(reduce, "reduce", ("sum", None))
-    batch, single, logits_model, targets = _prepare(model, images, target)
+    batch, single, net, targets = _prepare(model, images, target)
     batch_size = check_positive_int(batch_size, "batch_size")
-    attributions = batch * _gradients(logits_model, batch, targets, batch_size)  # (N, H, W, C)
+    attributions = batch * _gradients(net, batch, targets, batch_size)  # (N, H, W, C)
     return _output(_reduce_channels(attributions, reduce), single)
 
 
@@ -212,7 +181,7 @@ _MAGNITUDES = {
 }
 
 
-def _smoothgrad_function(logits_model: keras.Model, magnitude: str | None):
+def _smoothgrad_function(net: keras.Model, magnitude: str | None):
     """tf.function(images, targets, sigmas, n, seed, batch_size) -> sum over samples, (N, H, W, C).
 
     Flat index k over all N * n noisy copies: image i = k // n, sample s = k % n.
@@ -220,13 +189,14 @@ def _smoothgrad_function(logits_model: keras.Model, magnitude: str | None):
     image's map does not depend on the other images in the batch.
     """
     transform = _MAGNITUDES[magnitude]
-    gradient_of = _gradient_function(logits_model)
+    gradient_of = _gradient_function(net)
 
     def run(images, targets, sigmas, n, seed, batch_size):
         shape = tf.shape(images)
         noise = tf.random.stateless_normal(tf.concat([[n], shape[1:]], 0), seed=[seed, 0])  # (n, H, W, C)
         total = tf.zeros_like(images)  # (N, H, W, C)
         for start in tf.range(0, shape[0] * n, batch_size):  # in-graph loop over chunks
+            tf.autograph.experimental.set_loop_options(parallel_iterations=1)  # one chunk at a time
             k = tf.range(start, tf.minimum(start + batch_size, shape[0] * n))
             i, s = k // n, k % n
             x = tf.gather(images, i) + tf.gather(sigmas, i)[:, None, None, None] * tf.gather(noise, s)
@@ -235,7 +205,7 @@ def _smoothgrad_function(logits_model: keras.Model, magnitude: str | None):
         return total
 
     scalars = [tf.TensorSpec((None,), tf.float32)] + [tf.TensorSpec((), tf.int32)] * 3
-    return tf.function(run, input_signature=_signature(logits_model, *scalars))
+    return tf.function(run, input_signature=_signature(net, *scalars))
 
 
 def smoothgrad(model: keras.Model, images, target=None, *, n: int = 32, noise: float = 0.15,
@@ -281,15 +251,14 @@ def smoothgrad(model: keras.Model, images, target=None, *, n: int = 32, noise: f
     >>> maps = smoothgrad(model, images, n=50, noise=0.2, seed=1)  # doctest: +SKIP
     """
     check_choice(magnitude, "magnitude", tuple(_MAGNITUDES))
-    batch, single, logits_model, targets = _prepare(model, images, target)
+    batch, single, net, targets = _prepare(model, images, target)
     n, batch_size = check_positive_int(n, "n"), check_positive_int(batch_size, "batch_size")
     seed = check_seed(seed)
     seed = int(np.random.default_rng().integers(2**31 - 1)) if seed is None else seed % (2**31 - 1)
     if isinstance(noise, bool) or not isinstance(noise, numbers.Real) or not 0 <= noise < np.inf:
         raise ValueError(f"noise must be a number >= 0 (a fraction of the image's value range), got {noise!r}")
-    targets = _predicted_if_missing(logits_model, batch, targets, batch_size)  # class of the clean image
-    function = _compiled(logits_model, ("smoothgrad", magnitude),
-                         lambda: _smoothgrad_function(logits_model, magnitude))
+    targets = explained_classes(model, batch, target, batch_size=batch_size)  # class of the clean image
+    function = cached(net, ("smoothgrad", magnitude), lambda: _smoothgrad_function(net, magnitude))
     total = function(batch, targets, _noise_scale(batch, noise), n, seed, batch_size)  # (N, H, W, C)
     return _output(_max_abs_over_channels(total / n), single)
 
@@ -309,18 +278,19 @@ def _midpoint(steps: int) -> tuple[np.ndarray, np.ndarray]:
     return alphas.astype(np.float32), np.full(steps, 1.0 / steps, np.float32)
 
 
-def _path_gradient_function(logits_model: keras.Model):
+def _path_gradient_function(net: keras.Model):
     """tf.function(images, targets, baselines, alphas, weights, batch_size) -> sum_j w_j dS/dx(x_j).
 
     Flat index k over all N * J path points: image i = k // J, point j = k % J,
     ``x_ij = baseline_i + alpha_j (x_i - baseline_i)``.
     """
-    gradient_of = _gradient_function(logits_model)
+    gradient_of = _gradient_function(net)
 
     def run(images, targets, baselines, alphas, weights, batch_size):
         n_points = tf.shape(alphas)[0]
         total = tf.zeros_like(images)  # (N, H, W, C)
         for start in tf.range(0, tf.shape(images)[0] * n_points, batch_size):  # in-graph chunks
+            tf.autograph.experimental.set_loop_options(parallel_iterations=1)  # one chunk at a time
             k = tf.range(start, tf.minimum(start + batch_size, tf.shape(images)[0] * n_points))
             i, j = k // n_points, k % n_points
             b = tf.gather(baselines, i)
@@ -329,9 +299,9 @@ def _path_gradient_function(logits_model: keras.Model):
             total = tf.tensor_scatter_nd_add(total, i[:, None], tf.gather(weights, j)[:, None, None, None] * gradient)
         return total
 
-    image = tf.TensorSpec((None, *logits_model.inputs[0].shape[1:]), tf.float32)
+    image = tf.TensorSpec((None, *net.inputs[0].shape[1:]), tf.float32)
     vector = tf.TensorSpec((None,), tf.float32)
-    return tf.function(run, input_signature=_signature(logits_model, image, vector, vector,
+    return tf.function(run, input_signature=_signature(net, image, vector, vector,
                                                        tf.TensorSpec((), tf.int32)))
 
 
@@ -387,11 +357,11 @@ def integrated_gradients(model: keras.Model, images, target=None, *, baseline=0.
     >>> maps = integrated_gradients(model, images, baseline=0.0, steps=64)  # doctest: +SKIP
     """
     check_choice(reduce, "reduce", ("sum", None))
-    batch, single, logits_model, targets = _prepare(model, images, target)
+    batch, single, net, targets = _prepare(model, images, target)
     steps, batch_size = check_positive_int(steps, "steps"), check_positive_int(batch_size, "batch_size")
     baselines = _baselines(baseline, batch, model)
-    targets = _predicted_if_missing(logits_model, batch, targets, batch_size)  # class of x, not of the path
+    targets = explained_classes(model, batch, target, batch_size=batch_size)  # class of x, not of the path
     alphas, weights = _midpoint(steps)
-    function = _compiled(logits_model, ("path",), lambda: _path_gradient_function(logits_model))
+    function = cached(net, ("path",), lambda: _path_gradient_function(net))
     mean_gradient = function(batch, targets, baselines, alphas, weights, batch_size)  # (N, H, W, C)
     return _output(_reduce_channels((batch - baselines) * mean_gradient, reduce), single)

@@ -35,20 +35,11 @@ import keras
 import numpy as np
 
 from labkit import validate
-from labkit.layers import feature_model, predict_batched
+from labkit.forward import predict_batched
+from labkit.targets import explained_classes, logits_model
+from labkit.targets import softmax as probabilities  # the parameter `softmax` below would shadow it
 
 __all__ = ["predict_fn", "lime_map", "shap_map"]
-
-
-def _logits_model(model: keras.Model) -> keras.Model:
-    """image -> pre-softmax logits (warns once for a softmax model), sharing the weights."""
-    return feature_model(model, [], logits=True)
-
-
-def _softmax(logits: np.ndarray) -> np.ndarray:
-    z = logits - logits.max(axis=1, keepdims=True)
-    e = np.exp(z)
-    return e / e.sum(axis=1, keepdims=True)
 
 
 def predict_fn(model: keras.Model, *, batch_size: int = 256, softmax: bool = True) -> Callable:
@@ -80,21 +71,14 @@ def predict_fn(model: keras.Model, *, batch_size: int = 256, softmax: bool = Tru
     array([1., 1., 1.])
     """
     batch_size = validate.check_positive_int(batch_size, "batch_size")
-    logits_model = _logits_model(model)
+    net = logits_model(model)  # image -> pre-softmax logits, sharing the weights
 
     def predict(images) -> np.ndarray:
         batch = np.ascontiguousarray(images, dtype=np.float32)  # lime passes float64 copies
-        logits = predict_batched(logits_model, batch, batch_size=batch_size)[-1].astype(np.float64)
-        return _softmax(logits) if softmax else logits
+        logits = predict_batched(net, batch, batch_size=batch_size)[-1].astype(np.float64)
+        return probabilities(logits) if softmax else logits
 
     return predict
-
-
-def _targets(model, batch: np.ndarray, target, batch_size: int) -> np.ndarray:
-    """Target class per image; None = the predicted class."""
-    f = predict_fn(model, batch_size=batch_size, softmax=False)
-    targets = validate.as_targets(target, len(batch), _logits_model(model).output_shape[-1])
-    return f(batch).argmax(axis=1) if targets is None else targets
 
 
 # --- LIME -----------------------------------------------------------------------------
@@ -176,7 +160,7 @@ def lime_map(
     batch_size = validate.check_positive_int(batch_size, "batch_size")
     seed = validate.check_seed(seed) or 0
     segment = _segmenter(segmentation, n_segments)
-    targets = _targets(model, batch, target, batch_size)
+    targets = explained_classes(model, batch, target, batch_size=batch_size)
     f = predict_fn(model, batch_size=batch_size, softmax=True)
     maps = np.zeros(batch.shape[:3], np.float32)  # (N, H, W)
     for i, (image, label) in enumerate(zip(batch.astype(np.float64), targets)):  # LIME explains one image
@@ -237,7 +221,7 @@ def _shap_gradient(model, batch, targets, background, nsamples, batch_size, seed
         background = background[None]
     with _numpy_seed(seed), warnings.catch_warnings():  # shap reseeds numpy's global generator
         warnings.filterwarnings("ignore", message="The structure of `inputs`")
-        explainer = shap.GradientExplainer(_logits_model(model), background, batch_size=batch_size)
+        explainer = shap.GradientExplainer(logits_model(model), background, batch_size=batch_size)
         values = explainer.shap_values(batch, nsamples=nsamples, rseed=seed)  # (N, H, W, C, K)
     return values[np.arange(len(batch)), ..., targets]
 
@@ -304,7 +288,7 @@ def shap_map(
     max_evals, nsamples = validate.check_positive_int(max_evals, "max_evals"), validate.check_positive_int(nsamples, "nsamples")
     batch_size = validate.check_positive_int(batch_size, "batch_size")
     seed = validate.check_seed(seed) or 0
-    targets = _targets(model, batch, target, batch_size)
+    targets = explained_classes(model, batch, target, batch_size=batch_size)
     if explainer == "partition":
         values = _shap_partition(model, batch, targets, fill, max_evals, batch_size, seed)
     else:

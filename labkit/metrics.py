@@ -33,7 +33,9 @@ import tensorflow as tf
 from scipy import ndimage, stats
 
 from labkit import validate
-from labkit.layers import LayerRef, feature_model, iter_layers, resolve_layer
+from labkit.forward import cached
+from labkit.layers import LayerRef, iter_layers, resolve_layer
+from labkit.targets import explained_classes, logits_model
 
 __all__ = [
     "pointing_game",
@@ -256,32 +258,35 @@ def random_baseline(
 # --- deletion and insertion -------------------------------------------------------
 
 
-def _logits_model(model: keras.Model) -> keras.Model:
-    """The model's pre-softmax logits as a model (itself when it ends in logits)."""
-    return feature_model(model, [], logits=True)
+def _curve_function(net: keras.Model, insertion: bool, probability: bool):
+    """tf.function(images, ranks, counts, canvas, targets): target scores with pixels deleted/inserted.
 
-
-@tf.function(reduce_retracing=True)
-def _curve_scores(logits_model, images, ranks, counts, canvas, targets, insertion, probability):
-    """Target scores of every image with the first ``counts`` pixels deleted/inserted.
-
-    images, canvas (n, H, W, C); ranks (n, H, W): 0 = most important pixel;
-    counts (S,); returns (S, n). All S*n perturbed images are built on the
-    device and go through the model as one batch.
+    ``net`` is the logits model; images, canvas (n, H, W, C); ranks (n, H, W):
+    0 = most important pixel; counts (S,); returns (S, n), the score with the
+    first ``counts[s]`` pixels deleted/inserted. All S*n perturbed images are
+    built on the device and go through the model as one batch.
     """
-    changed = ranks[None] < counts[:, None, None, None]  # (S, n, H, W)
-    changed = changed[..., None]  # (S, n, H, W, 1)
-    if insertion:
-        x = tf.where(changed, images[None], canvas[None])  # (S, n, H, W, C)
-    else:
-        x = tf.where(changed, canvas[None], images[None])
-    s, n = tf.shape(changed)[0], tf.shape(changed)[1]
-    logits = logits_model(tf.reshape(x, tf.concat([[s * n], tf.shape(images)[1:]], 0)), training=False)
-    if probability:
-        logits = tf.nn.softmax(logits, axis=-1)
-    logits = tf.reshape(logits, [s, n, -1])  # (S, n, K)
-    chosen = tf.one_hot(targets, tf.shape(logits)[-1], dtype=logits.dtype)  # (n, K)
-    return tf.reduce_sum(logits * chosen[None], axis=-1)  # (S, n)
+
+    def run(images, ranks, counts, canvas, targets):
+        changed = ranks[None] < counts[:, None, None, None]  # (S, n, H, W)
+        changed = changed[..., None]  # (S, n, H, W, 1)
+        if insertion:
+            x = tf.where(changed, images[None], canvas[None])  # (S, n, H, W, C)
+        else:
+            x = tf.where(changed, canvas[None], images[None])
+        s, n = tf.shape(changed)[0], tf.shape(changed)[1]
+        logits = net(tf.reshape(x, tf.concat([[s * n], tf.shape(images)[1:]], 0)), training=False)
+        if probability:
+            logits = tf.nn.softmax(logits, axis=-1)
+        logits = tf.reshape(logits, [s, n, -1])  # (S, n, K)
+        chosen = tf.one_hot(targets, tf.shape(logits)[-1], dtype=logits.dtype)  # (n, K)
+        return tf.reduce_sum(logits * chosen[None], axis=-1)  # (S, n)
+
+    height, width, channels = net.inputs[0].shape[1:]
+    image = tf.TensorSpec((None, height, width, channels), tf.float32)
+    signature = [image, tf.TensorSpec((None, height, width), tf.int32), tf.TensorSpec((None,), tf.int32), image,
+                 tf.TensorSpec((None,), tf.int32)]
+    return tf.function(run, input_signature=signature)
 
 
 def _pixel_ranks(maps: np.ndarray) -> np.ndarray:
@@ -305,19 +310,15 @@ def _curve(model, images, maps, target, steps, fill, batch_size, score, insertio
         raise ValueError(f"maps has {len(maps)} maps but there are {n} images; pass one map per image")
     ranks = _pixel_ranks(_resize(maps, (h, w)))  # (N, H, W)
     canvas = np.broadcast_to(np.asarray(fill, np.float32), batch.shape)  # (N, H, W, C)
-    logits_model = _logits_model(model)
-    targets = validate.as_targets(target, n, logits_model.outputs[0].shape[-1])
-    if targets is None:  # the class the model predicts for the intact image
-        targets = np.concatenate([logits_model(batch[i : i + batch_size]).numpy().argmax(1)
-                                  for i in range(0, n, batch_size)])
+    net = logits_model(model)
+    targets = explained_classes(model, batch, target, batch_size=batch_size)  # class of the intact image
     counts = np.round(np.linspace(0, h * w, steps + 1)).astype(np.int32)  # (S,)
     per_call = max(1, batch_size // len(counts))  # images per forward pass of S*n images
-    scores = [
-        _curve_scores(logits_model, tf.constant(batch[i : i + per_call]), tf.constant(ranks[i : i + per_call]),
-                      tf.constant(counts), tf.constant(canvas[i : i + per_call]),
-                      tf.constant(targets[i : i + per_call], tf.int32), insertion, score == "probability")
-        for i in range(0, n, per_call)
-    ]  # one call per chunk of images, every step at once
+    probability = score == "probability"
+    function = cached(net, ("curve", insertion, probability), lambda: _curve_function(net, insertion, probability))
+    scores = [function(batch[i : i + per_call], ranks[i : i + per_call], counts, canvas[i : i + per_call],
+                       targets[i : i + per_call])
+              for i in range(0, n, per_call)]  # one call per chunk of images, every step at once
     scores = tf.concat(scores, axis=1).numpy().T  # (N, S)
     return counts / (h * w), scores[0] if single else scores
 
@@ -576,10 +577,7 @@ def randomization_check(
     chosen = _weighted_layers(model) if layers is None else [resolve_layer(model, ref) for ref in layers]
     if not chosen:
         raise ValueError("the model has no layers with weights to re-initialise")
-    targets = validate.as_targets(target, len(batch), None)
-    if targets is None:
-        logits = _logits_model(model).predict(batch, verbose=0, batch_size=256)
-        targets = logits.argmax(axis=1)
+    targets = explained_classes(model, batch, target, batch_size=256)  # kept fixed for every randomized model
     clone = _clone(model)
     original, copies = list(iter_layers(model)), list(iter_layers(clone))
     position = {id(layer): i for i, layer in enumerate(original)}

@@ -20,17 +20,15 @@ number of windows covering each pixel.
 
 from __future__ import annotations
 
-
 import keras
 import numpy as np
 import tensorflow as tf
 
-from labkit.validate import as_images, as_targets, check_choice, check_positive_int
-from labkit.layers import feature_model, predict_batched
+from labkit.forward import cached, predict_batched
+from labkit.targets import explained_classes, logits_model
+from labkit.validate import as_images, check_choice, check_positive_int
 
 __all__ = ["occlusion"]
-
-PREDICTED = -1  # target index meaning "the class the model predicts for this image"
 
 
 # --- windows ---------------------------------------------------------------------------------
@@ -102,15 +100,7 @@ def _score(logits: tf.Tensor, targets: tf.Tensor, output: str) -> tf.Tensor:
     return tf.gather(values, targets, axis=1, batch_dims=1)
 
 
-def _clean_scores(logits_model: keras.Model, batch: np.ndarray, targets: np.ndarray, output: str,
-                  batch_size: int) -> tuple[np.ndarray, tf.Tensor]:
-    """The targets with -1 replaced by the predicted class, and the unoccluded images' scores (N,)."""
-    logits = predict_batched(logits_model, batch, batch_size=batch_size)[-1]  # (N, classes)
-    targets = np.where(targets >= 0, targets, logits.argmax(axis=1)).astype(np.int32)
-    return targets, _score(tf.constant(logits), targets, output)
-
-
-def _occlusion_function(logits_model: keras.Model, output: str):
+def _occlusion_function(net: keras.Model, output: str):
     """tf.function(images, targets, clean, rows, cols, fill, batch_size) -> maps (N, H, W)."""
 
     def run(images, targets, clean, rows, cols, fill, batch_size):
@@ -119,13 +109,14 @@ def _occlusion_function(logits_model: keras.Model, output: str):
         total = tf.shape(images)[0] * n_windows
         scores = tf.TensorArray(tf.float32, size=0, dynamic_size=True, infer_shape=False)
         for start in tf.range(0, total, batch_size):  # in-graph loop over chunks
+            tf.autograph.experimental.set_loop_options(parallel_iterations=1)  # one chunk at a time
             k = tf.range(start, tf.minimum(start + batch_size, total))  # flat index: (image, window)
             i, window = k // n_windows, k % n_windows
             mask = tf.gather(rows, window // n_cols)[:, :, None] * tf.gather(cols, window % n_cols)[:, None, :]
             mask = mask[..., None]  # (B, H, W, 1): 1 inside the window
             colour = tf.gather(fill, i)[:, None, None, :]  # (B, 1, 1, C)
             occluded = tf.gather(images, i) * (1.0 - mask) + colour * mask  # (B, H, W, C)
-            logits = tf.nest.flatten(logits_model(occluded, training=False))[-1]
+            logits = tf.nest.flatten(net(occluded, training=False))[-1]
             scores = scores.write(start // batch_size, _score(logits, tf.gather(targets, i), output))
         drops = clean[:, None] - tf.reshape(scores.concat(), (-1, n_windows))  # (N, P)
         drops = tf.reshape(drops, (-1, tf.shape(rows)[0], n_cols))  # (N, P_r, P_c)
@@ -133,23 +124,12 @@ def _occlusion_function(logits_model: keras.Model, output: str):
         covering = tf.einsum("ih,jw->hw", rows, cols)  # (H, W) windows covering each pixel, >= 1
         return summed / covering
 
-    height, width, channels = logits_model.inputs[0].shape[1:]
+    height, width, channels = net.inputs[0].shape[1:]
     spec = tf.TensorSpec
     signature = [spec((None, height, width, channels), tf.float32), spec((None,), tf.int32),
                  spec((None,), tf.float32), spec((None, height), tf.float32), spec((None, width), tf.float32),
                  spec((None, channels), tf.float32), spec((), tf.int32)]
     return tf.function(run, input_signature=signature)
-
-
-def _compiled(logits_model: keras.Model, output: str):
-    """The cached tf.function for this model and output kind (kept on labkit's feature model)."""
-    cache = getattr(logits_model, "_labkit_occlusion", None)
-    if cache is None:
-        logits_model._labkit_occlusion = {}
-        cache = logits_model._labkit_occlusion
-    if output not in cache:
-        cache[output] = _occlusion_function(logits_model, output)
-    return cache[output]
 
 
 # --- the method ------------------------------------------------------------------------------
@@ -200,14 +180,14 @@ def occlusion(model: keras.Model, images, target=None, *, patch: int | tuple[int
     """
     check_choice(output, "output", ("probability", "logit"))
     batch, single = as_images(images, model=model)
-    logits_model = feature_model(model, [])  # image -> logits; shares the weights
-    targets = as_targets(target, len(batch), logits_model.output_shape[-1])
-    targets = np.full(len(batch), PREDICTED) if targets is None else targets
+    net = logits_model(model)  # image -> logits; shares the weights
     batch_size = check_positive_int(batch_size, "batch_size")
     patch, stride = _check_windows(batch.shape[1:3], patch, stride)
     rows = _window_table(batch.shape[1], patch[0], stride[0])  # (P_r, H)
     cols = _window_table(batch.shape[2], patch[1], stride[1])  # (P_c, W)
-    targets, clean = _clean_scores(logits_model, batch, targets, output, batch_size)
-    function = _compiled(logits_model, output)
-    maps = function(batch, targets, clean, rows, cols, _fill_values(fill, batch), batch_size).numpy()
+    fill = _fill_values(fill, batch)  # (N, C)
+    targets = explained_classes(model, batch, target, batch_size=batch_size)  # class of the intact image
+    clean = _score(tf.constant(predict_batched(net, batch, batch_size=batch_size)[-1]), targets, output)  # (N,)
+    function = cached(net, ("occlusion", output), lambda: _occlusion_function(net, output))
+    maps = function(batch, targets, clean, rows, cols, fill, batch_size).numpy()
     return maps[0] if single else maps
