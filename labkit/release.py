@@ -15,9 +15,16 @@ and tutor-only tests sit at the end of a graded check cell::
     assert ...                                 # only the tutor (and the grader) sees this
     ### END HIDDEN TESTS
 
+and tutor-only claims (checks that the notebook's prose is true of what it
+computed, see :mod:`labkit.checks.claims`) sit in their own regions::
+
+    ### BEGIN CLAIMS
+    checks.claim(first_split == "education_num", "the tree asks about education first")
+    ### END CLAIMS
+
 Release turns every solution region into ``# YOUR CODE HERE`` +
 ``raise NotImplementedError()`` (at the marker's indentation), removes hidden
-tests, replaces written answers (markdown cells marked as nbgrader solutions)
+tests and claims (a cell left empty by that is dropped), replaces written answers (markdown cells marked as nbgrader solutions)
 with ``YOUR ANSWER HERE``, clears outputs and execution counts, locks the
 check cells against deletion, records the source in ``metadata.labkit.source``
 and writes deterministic JSON, so that ``--check`` can compare byte for byte.
@@ -44,7 +51,8 @@ import nbformat
 from nbformat import NotebookNode
 
 __all__ = [
-    "BEGIN_SOLUTION", "END_SOLUTION", "BEGIN_HIDDEN", "END_HIDDEN", "CODE_STUB", "ANSWER_STUB",
+    "BEGIN_SOLUTION", "END_SOLUTION", "BEGIN_HIDDEN", "END_HIDDEN", "BEGIN_CLAIMS", "END_CLAIMS",
+    "CODE_STUB", "ANSWER_STUB",
     "ReleaseError", "nbgrader", "validate", "release_notebook", "clean_notebook", "render",
     "read_notebook", "write_notebook", "release", "markdown_cell", "code_cell", "solution_cell",
     "tests_cell", "readonly_cell", "answer_cell", "new_notebook", "SOLUTIONS", "NOTEBOOKS", "main",
@@ -56,6 +64,7 @@ NOTEBOOKS = ROOT / "notebooks"
 
 BEGIN_SOLUTION, END_SOLUTION = "### BEGIN SOLUTION", "### END SOLUTION"
 BEGIN_HIDDEN, END_HIDDEN = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
+BEGIN_CLAIMS, END_CLAIMS = "### BEGIN CLAIMS", "### END CLAIMS"
 CODE_STUB = ("# YOUR CODE HERE", "raise NotImplementedError()")
 ANSWER_STUB = "YOUR ANSWER HERE"
 SCHEMA_VERSION = 3
@@ -231,6 +240,7 @@ def _student_source(cell, where: str) -> str:
     """The student's version of one cell's source."""
     meta, source = nbgrader(cell), cell.source
     source, _ = _replace_regions(source, BEGIN_HIDDEN, END_HIDDEN, lambda indent: [], where)
+    source, _ = _replace_regions(source, BEGIN_CLAIMS, END_CLAIMS, lambda indent: [], where)
     if cell.cell_type == "markdown":
         source, found = _replace_regions(source, BEGIN_SOLUTION, END_SOLUTION,
                                          lambda indent: [indent + ANSWER_STUB], where)
@@ -260,6 +270,7 @@ def validate(nb: NotebookNode, name: str = "notebook") -> list[str]:
         try:
             has_solution = bool(_regions(_lines(source), BEGIN_SOLUTION, END_SOLUTION, where))
             has_hidden = bool(_regions(_lines(source), BEGIN_HIDDEN, END_HIDDEN, where))
+            has_claims = bool(_regions(_lines(source), BEGIN_CLAIMS, END_CLAIMS, where))
         except ReleaseError as err:
             problems.append(str(err))
             continue
@@ -269,6 +280,9 @@ def validate(nb: NotebookNode, name: str = "notebook") -> list[str]:
         if has_hidden and not (meta.get("grade") and cell.cell_type == "code"):
             problems.append(f"{where}: has '{BEGIN_HIDDEN}' but is not a graded code cell "
                             f"(nbgrader grade: true with points; use release.tests_cell)")
+        if has_claims and (cell.cell_type != "code" or meta.get("solution") or meta.get("grade")):
+            problems.append(f"{where}: '{BEGIN_CLAIMS}' belongs in a plain code cell, not in an "
+                            f"exercise or graded cell (a student's answer must not decide a claim)")
         if meta:
             problems += _validate_metadata(meta, cell.cell_type, where)
             grade_id = meta.get("grade_id")
@@ -318,11 +332,17 @@ def release_notebook(nb: NotebookNode, *, source: str = "") -> NotebookNode:
     if problems:
         raise ReleaseError("cannot release " + (source or "notebook") + ":\n  " + "\n  ".join(problems))
     student = clean_notebook(nb)
+    kept = []
     for index, cell in enumerate(student.cells):
+        had_claims = BEGIN_CLAIMS in cell.source
         cell.source = _student_source(cell, f"{source} cell {index}")
+        if had_claims and not cell.source.strip():
+            continue  # a cell of claims alone is the tutor's: the student never sees it
         if nbgrader(cell).get("locked"):
             cell.metadata["deletable"] = False
             cell.metadata["editable"] = False
+        kept.append(cell)
+    student.cells = kept
     keep = {k: student.metadata[k] for k in ("kernelspec", "language_info") if k in student.metadata}
     student.metadata = NotebookNode({**keep, "labkit": {"source": source}})
     return student

@@ -33,7 +33,7 @@ FLOORS: list[tuple[str, ...]] = [
     ("plot.__main__",),                          # python -m labkit.plot: make figures
     ("widgets",),
     # --- the course machinery ----------------------------------------------------
-    ("checks.engine",),
+    ("checks.engine", "checks.claims"),
     CHECK_MODULES := ("checks.nb00_start_here", "checks.nb01_feature_visualization",
                       "checks.nb02_feature_attribution", "checks.nb03_concepts",
                       "checks.nb04_distillation_and_fairness", "checks.nb05_debug_the_tank_detector"),
@@ -41,7 +41,7 @@ FLOORS: list[tuple[str, ...]] = [
     ("release",),
     ("grade",),
 ]
-COURSE = {"checks.engine", *CHECK_MODULES, "checks", "release", "grade"}
+COURSE = {"checks.engine", "checks.claims", *CHECK_MODULES, "checks", "release", "grade"}
 FLOOR = {name: i for i, names in enumerate(FLOORS) for name in names}
 
 

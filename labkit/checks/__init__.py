@@ -5,11 +5,14 @@ The course machinery, on top of the library and apart from it:
 - :mod:`labkit.checks.engine`: the check engine (fresh inputs, a reference,
   diagnoses that each recognise one typical mistake; see its docstring to
   write a new check);
+- :mod:`labkit.checks.claims`: ``checks.claim(...)``, the tutor-only checks
+  that a notebook's prose is true of what it computed;
 - one module per notebook, ``nbNN_<notebook>.py`` for ``solutions/NN_<notebook>.ipynb``,
   each importing only the engine (and, inside its checks, labkit's methods).
 
 This file only re-exports, by name, what notebooks and tutors call.
 """
+from labkit.checks.claims import ClaimFailed, claim
 from labkit.checks.engine import (DEFAULT_DIAGNOSES, Case, CheckFailed, CheckResult, Diagnosis, Mismatch, add_hint,
                                   check_function, check_value, compare_values, matches)
 from labkit.checks.nb00_start_here import check_saliency_from_gradients
@@ -27,6 +30,8 @@ __all__ = [
     # the engine
     "CheckFailed", "Case", "Mismatch", "CheckResult", "Diagnosis", "check_function", "check_value",
     "compare_values", "matches", "add_hint", "DEFAULT_DIAGNOSES",
+    # the prose's claims (tutor-only)
+    "claim", "ClaimFailed",
     # notebook 00
     "check_saliency_from_gradients",
     # notebook 01
