@@ -28,7 +28,7 @@ import tensorflow as tf
 
 from labkit.forward import cached, predict_batched
 from labkit.layers import feature_model, iter_layers, last_conv_layer, logits_layer_and_softmax, producer, resolve_layer
-from labkit.targets import explained_classes, target_logit, targets_or_predicted
+from labkit.targets import resolve_in_graph, target_logit, targets_or_predicted
 from labkit.validate import as_images, check_positive_int
 
 __all__ = ["cam", "grad_cam", "grad_cam_pp"]
@@ -137,9 +137,10 @@ def cam(model: keras.Model, images, target=None, *, layer=None, upsample: bool =
             f"({maps_layer.name!r}), got layer={layer!r}; for other layers use grad_cam"
         )
     batch, single = as_images(images, model=model)
-    batch_size = check_positive_int(batch_size, "batch_size")
-    classes = explained_classes(model, batch, target, batch_size=batch_size)  # (N,)
-    maps, _ = predict_batched(feature_model(model, [maps_layer]), batch, batch_size=batch_size)  # (N, h, w, K)
+    targets = targets_or_predicted(model, target, len(batch))  # (N,), -1 = predicted
+    features = feature_model(model, [maps_layer])  # image -> [A (N, h, w, K), logits]
+    maps, logits = predict_batched(features, batch, batch_size=check_positive_int(batch_size, "batch_size"))
+    classes = resolve_in_graph(tf.constant(logits), tf.constant(targets)).numpy()  # (N,): c per image
     weights = dense.kernel.numpy()[:, classes].T  # (N, K): W[:, c] per image
     return _finish(np.einsum("nhwk,nk->nhw", maps, weights), batch, single, upsample)
 

@@ -16,8 +16,10 @@ class's logit ``S_c(x)`` with respect to the input pixels ``x``:
 How it runs: the many gradients a method needs (noisy copies, path points)
 are generated on the device inside one ``tf.function`` and pushed through
 the model in chunks of ``batch_size`` images, each chunk one batched
-forward and backward pass; there is no Python loop per sample or step. The
-compiled functions are cached, so only the first call on a model traces.
+forward and backward pass, one chunk at a time (so ``batch_size`` bounds the
+memory); there is no Python loop per sample or step. The compiled functions
+are cached (:func:`labkit.forward.cached`), so only the first call on a model
+traces.
 """
 
 from __future__ import annotations
@@ -85,8 +87,14 @@ def _gradient_function(net: keras.Model):
     IG call it inside their own tf.functions, so the model's forward and
     backward graph is built only once.
     """
-    return cached(net, ("gradient",), lambda: tf.function(
-        lambda x, t: _input_gradient(net, x, t), input_signature=_signature(net)))
+
+    def make():
+        def gradient(x, targets):  # a named function: AutoGraph cannot read nested lambdas
+            return _input_gradient(net, x, targets)
+
+        return tf.function(gradient, input_signature=_signature(net))
+
+    return cached(net, ("gradient",), make)
 
 
 def _gradients(net: keras.Model, batch: np.ndarray, targets: np.ndarray, batch_size: int) -> tf.Tensor:
@@ -251,7 +259,7 @@ def smoothgrad(model: keras.Model, images, target=None, *, n: int = 32, noise: f
     >>> maps = smoothgrad(model, images, n=50, noise=0.2, seed=1)  # doctest: +SKIP
     """
     check_choice(magnitude, "magnitude", tuple(_MAGNITUDES))
-    batch, single, net, targets = _prepare(model, images, target)
+    batch, single, net, _ = _prepare(model, images, target)  # target checked here, resolved below
     n, batch_size = check_positive_int(n, "n"), check_positive_int(batch_size, "batch_size")
     seed = check_seed(seed)
     seed = int(np.random.default_rng().integers(2**31 - 1)) if seed is None else seed % (2**31 - 1)
@@ -301,8 +309,7 @@ def _path_gradient_function(net: keras.Model):
 
     image = tf.TensorSpec((None, *net.inputs[0].shape[1:]), tf.float32)
     vector = tf.TensorSpec((None,), tf.float32)
-    return tf.function(run, input_signature=_signature(net, image, vector, vector,
-                                                       tf.TensorSpec((), tf.int32)))
+    return tf.function(run, input_signature=_signature(net, image, vector, vector, tf.TensorSpec((), tf.int32)))
 
 
 def _baselines(baseline, batch: np.ndarray, model: keras.Model) -> np.ndarray:
@@ -357,7 +364,7 @@ def integrated_gradients(model: keras.Model, images, target=None, *, baseline=0.
     >>> maps = integrated_gradients(model, images, baseline=0.0, steps=64)  # doctest: +SKIP
     """
     check_choice(reduce, "reduce", ("sum", None))
-    batch, single, net, targets = _prepare(model, images, target)
+    batch, single, net, _ = _prepare(model, images, target)  # target checked here, resolved below
     steps, batch_size = check_positive_int(steps, "steps"), check_positive_int(batch_size, "batch_size")
     baselines = _baselines(baseline, batch, model)
     targets = explained_classes(model, batch, target, batch_size=batch_size)  # class of x, not of the path

@@ -14,7 +14,8 @@ How it runs: a window is the outer product of a row interval and a column
 interval, so the masks are built on the device from two small 0/1 tables,
 ``rows`` (P_r, H) and ``cols`` (P_c, W). All N * P_r * P_c occluded copies
 are made inside one ``tf.function`` and pushed through the model in chunks
-of ``batch_size``; the map is ``rows^T @ drops @ cols`` divided by the
+of ``batch_size``, one chunk at a time (so ``batch_size`` bounds the
+memory); the map is ``rows^T @ drops @ cols`` divided by the
 number of windows covering each pixel.
 """
 
@@ -25,7 +26,7 @@ import numpy as np
 import tensorflow as tf
 
 from labkit.forward import cached, predict_batched
-from labkit.targets import explained_classes, logits_model
+from labkit.targets import logits_model, resolve_in_graph, targets_or_predicted
 from labkit.validate import as_images, check_choice, check_positive_int
 
 __all__ = ["occlusion"]
@@ -180,14 +181,16 @@ def occlusion(model: keras.Model, images, target=None, *, patch: int | tuple[int
     """
     check_choice(output, "output", ("probability", "logit"))
     batch, single = as_images(images, model=model)
-    net = logits_model(model)  # image -> logits; shares the weights
+    targets = targets_or_predicted(model, target, len(batch))  # (N,), -1 = predicted
     batch_size = check_positive_int(batch_size, "batch_size")
     patch, stride = _check_windows(batch.shape[1:3], patch, stride)
     rows = _window_table(batch.shape[1], patch[0], stride[0])  # (P_r, H)
     cols = _window_table(batch.shape[2], patch[1], stride[1])  # (P_c, W)
     fill = _fill_values(fill, batch)  # (N, C)
-    targets = explained_classes(model, batch, target, batch_size=batch_size)  # class of the intact image
-    clean = _score(tf.constant(predict_batched(net, batch, batch_size=batch_size)[-1]), targets, output)  # (N,)
+    net = logits_model(model)  # image -> logits; shares the weights
+    logits = tf.constant(predict_batched(net, batch, batch_size=batch_size)[-1])  # (N, classes), intact images
+    targets = resolve_in_graph(logits, tf.constant(targets))  # (N,): the intact image's class where -1
+    clean = _score(logits, targets, output)  # (N,)
     function = cached(net, ("occlusion", output), lambda: _occlusion_function(net, output))
     maps = function(batch, targets, clean, rows, cols, fill, batch_size).numpy()
     return maps[0] if single else maps
