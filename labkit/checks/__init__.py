@@ -12,7 +12,7 @@ The course machinery, on top of the library and apart from it:
 
 This file only re-exports, by name, what notebooks and tutors call.
 """
-from labkit.checks.claims import ClaimFailed, claim
+from labkit.checks.claims import ClaimFailed, claim, claims_hold
 from labkit.checks.engine import (DEFAULT_DIAGNOSES, Case, CheckFailed, CheckResult, Diagnosis, Mismatch, add_hint,
                                   check_function, check_value, compare_values, matches)
 from labkit.checks.nb00_start_here import check_saliency_from_gradients
@@ -31,7 +31,7 @@ __all__ = [
     "CheckFailed", "Case", "Mismatch", "CheckResult", "Diagnosis", "check_function", "check_value",
     "compare_values", "matches", "add_hint", "DEFAULT_DIAGNOSES",
     # the prose's claims (tutor-only)
-    "claim", "ClaimFailed",
+    "claim", "claims_hold", "ClaimFailed",
     # notebook 00
     "check_saliency_from_gradients",
     # notebook 01

@@ -9,9 +9,12 @@ in a tutor-only region right after the code that computes it::
     ### BEGIN CLAIMS
     checks.claim(first_split == "education_num", "the tree asks about education first",
                  first_split=first_split)
+    checks.claims_hold()
     ### END CLAIMS
 
-``make test`` runs the solution notebooks (nbval), so a retrained model or a
+Each :func:`claim` records its verdict; :func:`claims_hold`, the last line of
+every region, raises one :class:`ClaimFailed` that lists *every* false
+sentence of the region, so one run names them all. ``make test`` runs the solution notebooks (nbval), so a retrained model or a
 changed toy world that makes a sentence false fails the run and the message
 quotes the sentence and the values measured. ``labkit.release`` removes the
 claims from the student notebooks, as it removes hidden tests; grading never
@@ -24,7 +27,9 @@ import numbers
 
 import numpy as np
 
-__all__ = ["ClaimFailed", "claim"]
+__all__ = ["ClaimFailed", "claim", "claims_hold"]
+
+_false: list[str] = []   # the sentences found false since the last claims_hold()
 
 
 class ClaimFailed(AssertionError):
@@ -38,8 +43,8 @@ def _show(value) -> str:
     return text if len(text) <= 200 else text[:197] + "..."
 
 
-def claim(holds, sentence: str, **measured) -> None:
-    """Check that ``sentence`` of the notebook's prose holds; raise :class:`ClaimFailed` if not.
+def claim(holds, sentence: str, **measured) -> bool:
+    """Record whether ``sentence`` of the notebook's prose holds; :func:`claims_hold` reports it.
 
     Parameters
     ----------
@@ -52,9 +57,16 @@ def claim(holds, sentence: str, **measured) -> None:
     **measured
         The numbers behind it, shown in the failure message.
 
+    Returns
+    -------
+    bool
+        Whether it holds.
+
     Examples
     --------
     >>> claim(0.2 < 0.274 < 0.33, "about a quarter of the decisions change", flip_rate=0.274)
+    True
+    >>> claims_hold()
     """
     if not isinstance(sentence, str) or not sentence.strip():
         raise TypeError("sentence must be the quoted words of the notebook's prose (a non-empty str)")
@@ -65,6 +77,15 @@ def claim(holds, sentence: str, **measured) -> None:
                         f"measured value with what the sentence says (e.g. rate > 0.5)")
     if not holds:
         values = ", ".join(f"{name} = {_show(value)}" for name, value in measured.items())
-        raise ClaimFailed(f"the notebook says \"{sentence}\", which its own results no longer support"
-                          + (f" ({values})" if values else "")
-                          + ". Rewrite the sentence (and this claim) to match the outputs.")
+        _false.append(f"\"{sentence}\"" + (f" ({values})" if values else ""))
+    return bool(holds)
+
+
+def claims_hold() -> None:
+    """Raise :class:`ClaimFailed` naming every sentence found false since the last call."""
+    false = list(_false)
+    _false.clear()
+    if false:
+        raise ClaimFailed(f"{len(false)} sentence(s) of the notebook are no longer supported by its own "
+                          "results; rewrite them (and their claims) to match the outputs:\n  "
+                          + "\n  ".join(false))
