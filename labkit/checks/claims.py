@@ -39,6 +39,10 @@ class ClaimFailed(AssertionError):
 def _show(value) -> str:
     if isinstance(value, (float, np.floating)):
         return f"{float(value):.4g}"
+    if isinstance(value, (list, tuple, np.ndarray)) and np.asarray(value).dtype.kind in "iuf":
+        return "[" + ", ".join(_show(v) for v in np.asarray(value).ravel().tolist()) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k!r}: {_show(v)}" for k, v in value.items()) + "}"
     text = repr(value)
     return text if len(text) <= 200 else text[:197] + "..."
 
