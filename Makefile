@@ -16,13 +16,14 @@ NBVAL_TIMEOUT := 120
 NBVAL := --nbval-lax --nbval-current-env --nbval-cell-timeout=$(NBVAL_TIMEOUT) --nbval-kernel-startup-timeout=120
 PYTEST := $(BIN)/python -m pytest
 
-.PHONY: lab test test-fast test-browser browser-deps train bench figures release clean help
+.PHONY: lab test test-fast test-browser browser-deps sandbox-deps train bench figures release clean help
 
 help:
 	@echo "make lab      set up .venv and open JupyterLab on notebooks/"
 	@echo "make test     set up .venv and run the whole test suite (unit tests, notebooks, grading, browser)"
 	@echo "make test-fast  the unit tests alone (a few minutes): no notebooks, grading runs or browser"
 	@echo "make test-browser  install Chromium + Playwright, run the notebooks in JupyterLab in headless Chromium"
+	@echo "make sandbox-deps  install bubblewrap, the grader's sandbox (apt-get)"
 	@echo "make train    retrain every zoo model (data/models, ~10 min on 2 CPU cores)"
 	@echo "make bench    speed of each method against its floor and peer libraries"
 	@echo "make figures  pictures of the toy world in figures/"
@@ -40,11 +41,14 @@ lab: $(STAMP)
 test: $(STAMP)
 	@test -x $(CHROMIUM) && $(BIN)/python -c "import playwright" 2>/dev/null || echo "make test: \
 	tests/test_browser.py will be SKIPPED (no $(CHROMIUM) or no playwright); make browser-deps installs them"
+	@$(BIN)/python -c "from labkit.sandbox import unavailable as u; r = u(); r and print( \
+	f'make test: tests/test_sandbox.py will be SKIPPED (no grading sandbox: {r}); make sandbox-deps installs bubblewrap')"
 	$(PYTEST) -q tests solutions $(NBVAL)
 
 # Unit tests only: everything but executing notebooks, grading whole submissions,
 # starting JupyterLab and driving the browser.
-SLOW_TESTS := tests/test_grade.py tests/test_browser.py tests/test_lab.py
+SLOW_TESTS := tests/test_grade.py tests/test_grade_cheating.py tests/test_grade_skip.py tests/test_sandbox.py \
+	tests/test_browser.py tests/test_lab.py
 test-fast: $(STAMP)
 	$(PYTEST) -q tests $(addprefix --ignore=,$(SLOW_TESTS))
 
@@ -57,6 +61,12 @@ browser-deps: $(STAMP)
 	@test -x $(CHROMIUM) -a -x /usr/bin/chromedriver || { $(SUDO) apt-get update -qq && \
 	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq chromium chromium-driver; }
 	$(BIN)/python -m pip install --quiet -e '.[dev,browser]'
+
+# The grader runs each submission in a bubblewrap sandbox (labkit/sandbox.py); without
+# bwrap it grades unsandboxed, with a loud warning, and tests/test_sandbox.py is skipped.
+sandbox-deps:
+	@command -v bwrap >/dev/null || { $(SUDO) apt-get update -qq && \
+	  DEBIAN_FRONTEND=noninteractive $(SUDO) apt-get install -y -qq bubblewrap; }
 
 test-browser: browser-deps
 	$(PYTEST) -q tests/test_browser.py

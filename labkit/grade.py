@@ -1,308 +1,82 @@
-"""Grade student notebooks: ``python -m labkit.grade SUBMISSION.ipynb... --out grades.csv``.
+"""Grade student notebooks: ``python -m labkit.grade SUBMISSIONS... --out grades.csv``.
 
 For each submission the grader
 
-1. finds its solution notebook in ``solutions/`` (by file name, e.g.
-   ``alice_02_feature_attribution.ipynb`` -> ``02_feature_attribution``, else by
-   ``metadata.labkit.source``, which :mod:`labkit.release` writes);
+1. finds its solution notebook (:func:`labkit.submission.identify`: file
+   name, ``metadata.labkit.source`` and the graded cells, with a warning when
+   they disagree) and the student (:func:`labkit.gradebook.student_id`);
 2. restores every locked cell (the check cells, with their hidden tests) from
-   the solution by nbgrader ``grade_id``, so edited or deleted checks do not
-   matter and the points always come from the solution;
-3. executes a copy in a fresh kernel (the current Python's ``python3``
-   kernel, ``TF_CPP_MIN_LOG_LEVEL=2``), cell by cell, in a temporary working
-   directory; the submission file itself is only read, never written;
-4. gives each graded cell its points if it ran without error.
+   the solution by nbgrader ``grade_id``, putting back deleted or moved ones;
+3. reads the student's code for the tutor (:mod:`labkit.scan`: rebinding
+   ``checks``, assigning into ``labkit``, the kit's own implementation as the
+   answer, ...);
+4. executes a copy in a fresh kernel inside a sandbox (:mod:`labkit.sandbox`:
+   read-only system, no network, own PID namespace, memory/process/time
+   limits), cell by cell, skipping cells the solution tags ``skip-grading``;
+   the kernel first loads the grader's agent (:mod:`labkit.guard`), which runs
+   each graded check cell against a private copy of the checks;
+5. gives each graded cell its points if it ran without error.
 
 Errors do not stop grading: every cell runs, as in ``allow_errors``. A cell
-that runs longer than ``--timeout`` seconds is interrupted (it counts as an
-error, ``CellTimeout``) and grading continues with the next cell, keeping the
-kernel and its variables. If the kernel does not answer within 10 s of the
-interrupt, or dies (a crash, ``os._exit``, out of memory), grading of that
-submission stops: it keeps the points of the cells that passed so far.
+that runs longer than ``--timeout`` seconds is interrupted (``CellTimeout``)
+and grading continues in the same kernel; if the kernel does not answer
+within 10 s of the interrupt, dies (a crash, ``os._exit``, out of memory), or
+the submission passes ``--max-seconds``, grading of that submission stops and
+it keeps the points of the cells that passed so far.
 
-One CSV row per submission: ``submission, notebook``, one column per
-``grade_id`` (points; written answers are left blank for the tutor), ``total``
-and ``max`` (automatically graded points) and ``errors`` (a short summary).
-Rows are written as submissions finish (``--jobs N`` grades N at a time in
-worker processes, each with its own kernel) and sorted by submission at the end.
-``--feedback DIR`` writes one markdown file per submission for the student.
+The CSV (:class:`labkit.gradebook.Gradebook`) has one row per student per
+notebook and is merged on every run: unchanged submissions keep their row,
+changed or named ones (``--regrade``) are regraded, and columns the grader
+does not own (written answers, comments) are never touched. ``--feedback DIR``
+writes ``<student>__<notebook>.md`` and ``.html`` per submission, in the kit's
+words only (:mod:`labkit.feedback`); the tutor's report
+(``<out>.report.md``) lists warnings and flags with cell and line.
 """
 from __future__ import annotations
 
 import argparse
-import csv
-import functools
 import importlib.util
-import math
-import os
-import subprocess
+import re
+import secrets
 import sys
-import tempfile
 import time
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from multiprocessing import get_context
 from pathlib import Path
-from typing import Literal, Optional
 
 import nbformat
 from nbformat import NotebookNode
 
-from .release import SOLUTIONS, nbgrader, read_notebook
+from . import feedback as feedback_module
+from . import sandbox as sandbox_module
+from . import scan as scan_module
+from .gradebook import CellRun, Gradebook, ItemResult, SubmissionResult, number, sha256, student_id, write_lms
+from .release import SOLUTIONS, nbgrader, release_notebook
+from .runner import INTERRUPT_GRACE, KERNEL, _Run, run_notebook
+from .submission import (Graded, fingerprint, graded_items, identify, load_solution, match_solution,
+                         restore_locked_cells, skippable_cells)
 
-__all__ = ["CellRun", "ItemResult", "SubmissionResult", "run_notebook", "restore_locked_cells", "match_solution",
-           "grade_submission", "grade", "feedback_markdown", "main", "KERNEL", "INTERRUPT_GRACE"]
+__all__ = ["CellRun", "ItemResult", "SubmissionResult", "Options", "run_notebook", "restore_locked_cells",
+           "match_solution", "grade_submission", "grade", "feedback_markdown", "main", "KERNEL", "INTERRUPT_GRACE"]
 
-KERNEL = "python3"
-INTERRUPT_GRACE = 10      # seconds a kernel gets to answer after a timeout interrupt
-_MAX_MESSAGE = 1200       # characters of an error message kept in feedback
-
-
-# --------------------------------------------------------------------------
-# running a notebook cell by cell
-@dataclass
-class CellRun:
-    """How one code cell ran: ``status`` is "ok", "error", "timeout" or "dead"."""
-
-    index: int
-    status: str
-    ename: str = ""
-    evalue: str = ""
-    seconds: float = 0.0
-
-    @property
-    def error(self) -> str:
-        """``"Name: message"`` (empty when the cell ran fine)."""
-        return f"{self.ename}: {self.evalue}".strip(": ") if self.status != "ok" else ""
+feedback_markdown = feedback_module.feedback_markdown
 
 
-def _kernel_env() -> dict:
-    """This process's environment, TensorFlow quiet, and matplotlib's inline backend as in Jupyter."""
-    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    env.pop("MPLBACKEND", None)   # e.g. Agg from a test run would hide every figure
-    return env
-
-
-def _client(nb: NotebookNode, timeout: float, cwd: str, replies: dict):
-    from nbclient import NotebookClient
-
-    def on_cell_executed(cell, cell_index, execute_reply):
-        replies[cell_index] = (execute_reply or {}).get("content", {})
-
-    return NotebookClient(
-        nb, kernel_name=KERNEL, timeout=timeout, allow_errors=True, interrupt_on_timeout=True,
-        error_on_timeout={"ename": "CellTimeout", "traceback": [],
-                          "evalue": f"the cell did not finish within {timeout:g} s and was "
-                                    f"interrupted (an infinite loop?)"},
-        startup_timeout=120, shutdown_kernel="immediate", record_timing=False,
-        on_cell_executed=on_cell_executed, resources={"metadata": {"path": cwd}})
-
-
-def _responsive(client) -> bool:
-    """Whether the kernel answers a no-op within INTERRUPT_GRACE seconds (after an interrupt)."""
-    old = client.timeout, client.shell_timeout_interval
-    client.timeout, client.shell_timeout_interval = INTERRUPT_GRACE, 1
-    try:
-        reply = client.wait_for_reply(client.kc.execute("", silent=True, store_history=False))
-    except Exception:  # DeadKernelError and friends
-        return False
-    finally:
-        client.timeout, client.shell_timeout_interval = old
-    return reply is not None
-
-
-def run_notebook(nb: NotebookNode, *, timeout: float = 120, cwd: str | os.PathLike | None = None,
-                 stop_on_error: bool = False, keep_outputs: bool = False) -> list[CellRun]:
-    """Execute ``nb`` (in place) in a fresh kernel, one code cell at a time.
-
-    Parameters
-    ----------
-    nb : the notebook; its cells receive outputs only with ``keep_outputs=True``
-    timeout : seconds per cell; a longer cell is interrupted and recorded as "timeout"
-    cwd : working directory of the kernel (default: a new temporary directory)
-    stop_on_error : stop at the first failing cell (notebook tests) instead of
-        running every cell (grading)
-    keep_outputs : keep each cell's outputs (default: drop them to save memory)
-
-    Returns
-    -------
-    list of CellRun, one per code cell that ran, in order. Grading stops early
-    if the kernel dies or ignores the interrupt after a timeout.
-    """
-    from nbclient.exceptions import DeadKernelError
-
-    timeout = int(math.ceil(timeout))          # nbclient wants whole seconds
-    replies: dict = {}
-    runs: list[CellRun] = []
-    with tempfile.TemporaryDirectory(prefix="labkit-grade-") as tmp:
-        client = _client(nb, timeout, str(cwd or tmp), replies)
-        with client.setup_kernel(env=_kernel_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL):
-            for index, cell in enumerate(nb.cells):
-                if cell.cell_type != "code" or not cell.source.strip():
-                    continue
-                start = time.perf_counter()
-                try:
-                    client.execute_cell(cell, index)
-                except DeadKernelError:
-                    runs.append(CellRun(index, "dead", "DeadKernelError",
-                                        "the kernel died (a crash, os._exit or out of memory); "
-                                        "grading stopped here", time.perf_counter() - start))
-                    break
-                run = _cell_run(index, replies.pop(index, {}), time.perf_counter() - start)
-                runs.append(run)
-                if not keep_outputs:
-                    cell.outputs = []
-                if run.status == "timeout" and not _responsive(client):
-                    run.evalue += "; the kernel did not respond to the interrupt, so grading stopped here"
-                    break
-                if stop_on_error and run.status != "ok":
-                    break
-    return runs
-
-
-def _cell_run(index: int, reply: dict, seconds: float) -> CellRun:
-    if reply.get("status", "ok") == "ok":
-        return CellRun(index, "ok", seconds=seconds)
-    ename = reply.get("ename") or "Error"
-    status = "timeout" if ename == "CellTimeout" else "error"
-    return CellRun(index, status, ename, str(reply.get("evalue", "")), seconds)
-
-
-# --------------------------------------------------------------------------
-# solutions: which notebook, which cells are graded, restoring locked cells
 @dataclass(frozen=True)
-class Graded:
-    """One graded item of a solution notebook."""
+class Options:
+    """How to grade: per-cell ``timeout``, the sandbox and its :class:`~labkit.sandbox.Limits`, skipping."""
 
-    grade_id: str
-    points: float
-    manual: bool          # a written answer, graded by the tutor
-
-
-@functools.lru_cache(maxsize=32)
-def _solution(path: str, mtime: float) -> NotebookNode:
-    return read_notebook(path)
-
-
-def load_solution(path: Path | str) -> NotebookNode:
-    """The solution notebook at ``path`` (cached per process while the file is unchanged)."""
-    path = Path(path)
-    return _solution(str(path), path.stat().st_mtime)
-
-
-def graded_items(solution: NotebookNode) -> list[Graded]:
-    """The graded cells of a solution notebook, in order."""
-    items = []
-    for cell in solution.cells:
-        meta = nbgrader(cell)
-        if meta.get("grade"):
-            manual = cell.cell_type == "markdown"
-            items.append(Graded(meta["grade_id"], float(meta.get("points", 0)), manual))
-    return items
-
-
-def match_solution(submission: Path | str, solutions: Path | str = SOLUTIONS) -> Path | None:
-    """The solution notebook a submission belongs to, or None.
-
-    Tries, in order: the same file name; the longest solution name contained
-    in the submission's name (``alice_02_feature_attribution``); the
-    ``metadata.labkit.source`` that release writes into every student notebook.
-    """
-    submission, solutions = Path(submission), Path(solutions)
-    stems = sorted((p.stem for p in solutions.glob("*.ipynb")), key=len, reverse=True)
-    if submission.stem in stems:
-        return solutions / f"{submission.stem}.ipynb"
-    for stem in stems:
-        if stem in submission.stem:
-            return solutions / f"{stem}.ipynb"
-    try:
-        source = read_notebook(submission).metadata.get("labkit", {}).get("source")
-    except Exception:  # unreadable: reported when it is graded
-        return None
-    return solutions / f"{source}.ipynb" if source in stems else None
-
-
-def _restored_cell(source_cell: NotebookNode, cell_id: str) -> NotebookNode:
-    cell = nbformat.from_dict({k: v for k, v in source_cell.items() if k != "outputs"})
-    cell["id"] = cell_id
-    if cell.cell_type == "code":
-        cell.outputs, cell.execution_count = [], None
-    return cell
-
-
-def restore_locked_cells(submission: NotebookNode, solution: NotebookNode) -> tuple[NotebookNode, list[str]]:
-    """The submission with every locked cell (check cells, hidden tests) taken from the solution.
-
-    Cells are matched by nbgrader ``grade_id``. A locked cell the student
-    deleted is put back after the cell that precedes it in the solution.
-    nbgrader metadata the solution does not know, or a duplicated grade_id,
-    is dropped, so only the solution decides what is graded and for how much.
-    Returns ``(notebook, notes)``; ``submission`` itself is not changed.
-    """
-    nb = nbformat.from_dict(submission)
-    known = {nbgrader(c)["grade_id"]: c for c in solution.cells if nbgrader(c).get("grade_id")}
-    seen: set = set()
-    for cell in nb.cells:                     # forget unknown or duplicated grade_ids
-        grade_id = nbgrader(cell).get("grade_id")
-        if grade_id is not None and (grade_id not in known or grade_id in seen):
-            cell.metadata.pop("nbgrader", None)
-        seen.add(grade_id)
-    notes, anchor = [], -1
-    for grade_id, source_cell in known.items():
-        position = next((i for i, c in enumerate(nb.cells) if nbgrader(c).get("grade_id") == grade_id), None)
-        meta = nbgrader(source_cell)
-        locked = meta.get("locked") or (meta.get("grade") and not meta.get("solution"))
-        if position is None:
-            if not locked:
-                continue                      # a deleted answer cell: its test will fail
-            position = anchor + 1
-            nb.cells.insert(position, _restored_cell(source_cell, f"restored-{grade_id}"[:64]))
-            notes.append(f"the cell {grade_id!r} was missing and has been put back")
-        elif locked:
-            nb.cells[position] = _restored_cell(source_cell, nb.cells[position].get("id", f"cell-{position}"))
-        else:
-            nb.cells[position].metadata["nbgrader"] = dict(meta)
-        anchor = position
-    return nb, notes
+    timeout: float = 120
+    sandbox: bool = True
+    limits: sandbox_module.Limits = field(default_factory=sandbox_module.Limits)
+    skip: bool = True
+    html: bool = True
+    protected: tuple = ()
 
 
 # --------------------------------------------------------------------------
 # grading one submission
-Status = Literal["passed", "failed", "not attempted", "not run", "manual"]
-
-
-@dataclass
-class ItemResult:
-    """The points of one graded item (an nbgrader ``grade_id``) of a submission, and why."""
-
-    grade_id: str
-    max_points: float
-    manual: bool                 # a written answer, graded by the tutor
-    points: Optional[float]      # None for a written answer: the tutor's mark, left blank
-    status: Status
-    message: str = ""            # the check's error, or why the cell did not run
-
-
-@dataclass
-class SubmissionResult:
-    """Everything grading found out about one submission (no notebook in it, so it pickles small).
-
-    ``errors``: the CSV's short summary; ``cell_errors``: failing cells outside the exercises;
-    ``gradable``: False without a solution, or when it cannot be read or run at all.
-    """
-
-    submission: str
-    notebook: str                # the solution's name, "" when none matched
-    items: list[ItemResult] = field(default_factory=list)
-    total: float = 0.0           # automatically graded points
-    max_total: float = 0.0       # the most automatically graded points possible
-    errors: list[str] = field(default_factory=list)
-    cell_errors: list[CellRun] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
-    seconds: float = 0.0
-    gradable: bool = True
-
-
 def _not_attempted(run: CellRun | None) -> bool:
     return run is not None and (run.ename == "NotImplementedError" or "not attempted" in run.evalue)
 
@@ -319,9 +93,37 @@ def _answer_cells(nb: NotebookNode) -> dict:
     return owners
 
 
-def grade_submission(path: Path | str, solution_path: Path | str | None, *,
-                     timeout: float = 120) -> SubmissionResult:
-    """Grade one submission: its points per graded item, errors and notes (no notebook in the result)."""
+def _safe_name(ename: str) -> str:
+    """An exception's name if Python or the kit defines it, else ``Error`` (a student can name a class anything)."""
+    import builtins
+    known = {"CellTimeout", "DeadKernelError", "SubmissionTimeout", "CheckFailed", "ClaimFailed"}
+    if ename in known or (isinstance(getattr(builtins, ename, None), type)
+                          and issubclass(getattr(builtins, ename), BaseException)):
+        return ename
+    return "Error"
+
+
+def _sanitized(run: CellRun, phrases: frozenset) -> CellRun:
+    if run.status in ("ok", "skipped"):
+        return run
+    return CellRun(run.index, run.status, _safe_name(run.ename), feedback_module.kit_words(run.evalue, phrases),
+                   run.seconds)
+
+
+class _NothingToRun(Exception):
+    pass
+
+
+def _guard_config(solution: NotebookNode) -> dict:
+    bindings = scan_module.kit_bindings(solution)
+    return {"name": f"_labkit_grader_{secrets.token_hex(6)}", "imports": bindings,
+            "preload": sorted({m for m in bindings.values() if m.startswith("labkit")})}
+
+
+def grade_submission(path: Path | str, solution_path: Path | str | None, *, timeout: float = 120,
+                     options: Options | None = None) -> SubmissionResult:
+    """Grade one submission: points per graded item, errors, notes, warnings and flags (no notebook in it)."""
+    options = options or Options(timeout=timeout, sandbox=False)
     start = time.perf_counter()
     result = SubmissionResult(str(path), Path(solution_path).stem if solution_path else "")
     if solution_path is None:
@@ -335,21 +137,45 @@ def grade_submission(path: Path | str, solution_path: Path | str | None, *,
         submitted = nbformat.reads(Path(path).read_text(encoding="utf-8"), as_version=4)
     except Exception as err:  # not JSON, not a notebook, unreadable
         submitted = None
-        result.errors.append(f"could not read the notebook: {type(err).__name__}: {err}")
+        result.errors.append(f"could not read the notebook: {type(err).__name__}")
         result.gradable = False
     runs: dict[int, CellRun] = {}
     positions: dict[str, int] = {}
     answers: dict[int, list[int]] = {}
+    phrases = feedback_module.solution_phrases(solution)
     if submitted is not None:
         nb, result.notes = restore_locked_cells(submitted, solution)
+        result.warnings += [n for n in result.notes if "had been moved" in n]
         del submitted
         positions = {nbgrader(c)["grade_id"]: i for i, c in enumerate(nb.cells) if nbgrader(c).get("grade_id")}
         answers = _answer_cells(nb)
+        result.flags += [str(f) for f in scan_module.scan(nb, solution)]
+        checks = {i: nbgrader(c)["grade_id"] for i, c in enumerate(nb.cells)
+                  if c.cell_type == "code" and nbgrader(c).get("grade") and not nbgrader(c).get("solution")}
+        state = _Run()
+        box = None
         try:
-            runs = {run.index: run for run in run_notebook(nb, timeout=timeout)}
+            if not any(c.cell_type == "code" and nbgrader(c).get("grade") for c in nb.cells):
+                raise _NothingToRun
+            if options.sandbox:
+                box = sandbox_module.Sandbox(options.limits, protected=options.protected, submission=path)
+            run_notebook(nb, timeout=options.timeout, sandbox=box, limits=options.limits,
+                         guard=_guard_config(solution), checks=checks,
+                         skip=skippable_cells(nb, solution) if options.skip else set(), _run=state)
+        except _NothingToRun:                  # no automatically graded cell: nothing to run
+            pass
         except Exception as err:  # the kernel did not start, ...
             result.errors.append(f"could not run the notebook: {type(err).__name__}: {err}")
             result.gradable = False
+        finally:
+            if box is not None:
+                box.cleanup()
+        if state.problem:
+            result.errors.append(state.problem)
+            result.gradable = False
+        result.flags += [f"runtime: the grader put back {r}" for r in state.restored]
+        result.cpu_seconds = round(state.cpu, 2)
+        runs = {run.index: _sanitized(run, phrases) for run in state.runs}
         _summarize_runs(result, runs, {*answers, *(i for cells in answers.values() for i in cells)})
     _score(result, items, runs, positions, answers)
     result.seconds = round(time.perf_counter() - start, 2)
@@ -361,7 +187,7 @@ def _summarize_runs(result: SubmissionResult, runs: dict[int, CellRun], exercise
     for run in runs.values():
         if run.status in ("timeout", "dead"):
             result.errors.append(f"{run.ename} in cell {run.index}")
-        if run.status != "ok" and run.index not in exercise_cells:
+        if run.status not in ("ok", "skipped") and run.index not in exercise_cells:
             result.cell_errors.append(run)
 
 
@@ -377,8 +203,8 @@ def _item_result(item: Graded, index: int | None, runs: dict[int, CellRun], answ
         answer_runs = [runs[i] for i in answers.get(index, ()) if i in runs]
         attempted = not any(_not_attempted(r) for r in [run, *answer_runs])
         causes = [f"(your exercise cell {r.index} raised {(r.error.splitlines() or [''])[0]})"
-                  for r in answer_runs if r.status != "ok" and not _not_attempted(r)]
-        return ItemResult(item.grade_id, item.points, False, 0.0, "failed" if attempted else "not attempted",
+                  for r in answer_runs if r.status not in ("ok", "skipped") and not _not_attempted(r)]
+        return ItemResult(item.grade_id, item.points, False, 0.0, "wrong" if attempted else "not attempted",
                           "\n".join([run.error, *causes]))
     reason = ("the cell is missing" if index is None else
               "not run: grading stopped before this cell" if index > last_run else "not run")
@@ -391,8 +217,10 @@ def _score(result: SubmissionResult, items: list[Graded], runs: dict[int, CellRu
     for item in items:
         index = positions.get(item.grade_id)
         entry = _item_result(item, index, runs, answers, last_run)
-        if entry.status in ("failed", "not attempted"):
-            result.errors.append(f"{item.grade_id}: {runs[index].ename}")
+        if entry.status == "wrong":
+            result.errors.append(f"{item.grade_id}: wrong ({runs[index].ename})")
+        elif entry.status == "not attempted":
+            result.errors.append(f"{item.grade_id}: not attempted")
         elif entry.status == "not run" and result.gradable:
             result.errors.append(f"{item.grade_id}: not run")
         result.items.append(entry)
@@ -400,100 +228,46 @@ def _score(result: SubmissionResult, items: list[Graded], runs: dict[int, CellRu
 
 
 # --------------------------------------------------------------------------
-# feedback and CSV
-def _number(value) -> str:
-    if value is None:
-        return ""
-    return str(int(value)) if float(value).is_integer() else f"{value:g}"
-
-
-def _short(text: str) -> str:
-    text = text.strip()
-    return text if len(text) <= _MAX_MESSAGE else text[:_MAX_MESSAGE] + " ..."
-
-
-def feedback_markdown(result: SubmissionResult) -> str:
-    """The student's feedback: score, a table of exercises, and what went wrong."""
-    name = result.notebook or Path(result.submission).stem
-    auto = [e for e in result.items if not e.manual]
-    manual = [e for e in result.items if e.manual]
-    lines = [f"# Feedback on {name}", "", f"Submission: `{result.submission}`", "",
-             f"**Score: {_number(result.total)} / {_number(result.max_total)}** automatically graded points"
-             + (" (written answers are graded by your tutor)" if manual else ""), ""]
-    if auto:
-        lines += ["| exercise | points | result |", "|---|---|---|"]
-        lines += [f"| {e.grade_id} | {_number(e.points)} / {_number(e.max_points)} | {e.status} |" for e in auto]
-        lines.append("")
-    failed = [e for e in auto if e.status != "passed"]
-    if failed:
-        lines += ["## What to fix", ""]
-        for e in failed:
-            lines += [f"### {e.grade_id} ({e.status})", ""]
-            if e.status == "not attempted":
-                lines += ["You have not written this exercise yet: replace `raise NotImplementedError()` "
-                          "with your code, then run the check cell below it.", ""]
-            lines += ["```", _short(e.message) or "(no message)", "```", ""]
-    if result.cell_errors:
-        lines += ["## Other cells that raised an error", ""]
-        for run in result.cell_errors:
-            first = (run.error.splitlines() or [""])[0]
-            lines.append(f"- cell {run.index}: `` {first[:200]} ``")
-        lines.append("")
-    if manual:
-        lines += ["## Written answers", "", "Graded by your tutor: "
-                  + ", ".join(f"{e.grade_id} ({_number(e.max_points)} points)" for e in manual), ""]
-    if result.notes or not result.gradable:
-        lines += ["## Notes", ""] + [f"- {n}" for n in result.notes]
-        lines += [f"- {e}" for e in result.errors if not result.gradable]
-        lines.append("")
-    return "\n".join(lines)
-
-
-def _header(solution_paths) -> list[str]:
-    columns = []
-    for path in sorted(set(solution_paths)):
-        for item in graded_items(load_solution(path)):
-            if item.grade_id not in columns:
-                columns.append(item.grade_id)
-    return ["submission", "notebook", *columns, "total", "max", "errors"]
-
-
-def _row(result: SubmissionResult) -> dict[str, str]:
-    """The CSV row of a submission: {column: text}."""
-    row = {"submission": result.submission, "notebook": result.notebook,
-           "total": _number(result.total), "max": _number(result.max_total), "errors": "; ".join(result.errors)}
-    row.update({e.grade_id: _number(e.points) for e in result.items})
-    return row
-
-
-def _feedback_names(paths: list[Path]) -> dict:
-    """A unique feedback file name per submission: its path below their common folder."""
-    resolved = [p.resolve() for p in paths]
-    common = Path(os.path.commonpath([str(p.parent) for p in resolved])) if resolved else Path()
-    return {p: "__".join(r.relative_to(common).with_suffix("").parts) + ".md" for p, r in zip(paths, resolved)}
-
-
-def _submissions(arguments) -> list[Path]:
-    """Notebook files from the arguments; folders are searched recursively."""
+# a class of submissions
+def _submissions(arguments) -> list[tuple[Path, Path]]:
+    """(notebook, the folder it was found in) for each argument; folders are searched recursively."""
     found = []
     for argument in arguments:
         path = Path(argument)
         if path.is_dir():
-            found += sorted(p for p in path.rglob("*.ipynb") if ".ipynb_checkpoints" not in p.parts)
+            found += [(p, path) for p in sorted(path.rglob("*.ipynb")) if ".ipynb_checkpoints" not in p.parts]
         elif path.is_file():
-            found.append(path)
+            found.append((path, path.parent))
         else:
             raise FileNotFoundError(f"submission {argument!r} does not exist")
-    return list(dict.fromkeys(found))
+    return list(dict(found).items())
 
 
-def _grade_task(task: tuple) -> SubmissionResult:
-    path, solution_path, timeout = task
+def _file_name(student: str, notebook: str) -> str:
+    return re.sub(r"[^\w.@+-]+", "_", student or "unknown") + "__" + (notebook or "unknown")
+
+
+def _grade_task(task: tuple) -> tuple:
+    """Grade one submission in a worker; returns the result and its feedback (markdown, HTML)."""
+    path, solution_path, student, warnings, options, want_feedback = task
     try:
-        return grade_submission(path, solution_path, timeout=timeout)
+        result = grade_submission(path, solution_path, options=options)
     except Exception as err:  # never lose a whole batch to one notebook
-        return SubmissionResult(str(path), Path(solution_path).stem if solution_path else "", gradable=False,
-                                errors=[f"grading failed: {type(err).__name__}: {err}"])
+        result = SubmissionResult(str(path), Path(solution_path).stem if solution_path else "", gradable=False,
+                                  errors=[f"grading failed: {type(err).__name__}: {err}"])
+    result.student, result.warnings = student, [*warnings, *result.warnings]
+    markdown = html = None
+    if want_feedback:
+        markdown = feedback_module.feedback_markdown(result)
+        if options.html and solution_path and result.gradable:
+            try:
+                solution = load_solution(solution_path)
+                html = feedback_module.feedback_html(nbformat.read(str(path), as_version=4),
+                                                     release_notebook(solution, source=Path(solution_path).stem),
+                                                     result)
+            except Exception as err:  # feedback is a courtesy: never lose the grade over it
+                result.warnings.append(f"no HTML feedback: {type(err).__name__}")
+    return result, markdown, html
 
 
 def _results(tasks: list, jobs: int):
@@ -509,25 +283,40 @@ def _results(tasks: list, jobs: int):
             yield future.result()
 
 
-def _sort_csv(path: Path) -> None:
-    with open(path, newline="", encoding="utf-8") as f:
-        reader = csv.DictReader(f)
-        header, rows = reader.fieldnames, sorted(reader, key=lambda r: r["submission"])
-    with open(path, "w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=header)
-        writer.writeheader()
-        writer.writerows(rows)
+def _named(regrade, student: str, notebook: str, path: Path) -> bool:
+    return any(n in ("all", student, notebook, str(path), path.name) or f"{student}/{notebook}" == n
+               for n in regrade)
+
+
+def _tutor_report(results: list[SubmissionResult], out: Path) -> str:
+    lines = [f"# Grading report for {out.name}", "",
+             "For the tutor only: warnings (file and notebook disagree, duplicates, moved check cells) and "
+             "flags (code that tries to switch checks off or answers with the kit's own implementation). "
+             "A flag is a reason to look at the notebook, not a verdict: the grade is unchanged.", ""]
+    for r in sorted(results, key=lambda r: (r.student, r.notebook)):
+        if r.warnings or r.flags or not r.gradable:
+            lines += [f"## {r.student} / {r.notebook or '?'}", "", f"`{r.submission}`", ""]
+            lines += [f"- warning: {w}" for w in r.warnings]
+            lines += [f"- flag {f}" for f in r.flags]
+            lines += [f"- error: {e}" for e in r.errors if not r.gradable]
+            lines.append("")
+    if len(lines) == 4:
+        lines.append("Nothing to report.")
+    return "\n".join(lines) + "\n"
 
 
 def grade(submissions, out: Path | str, *, solutions: Path | str = SOLUTIONS,
-          feedback: Path | str | None = None, jobs: int = 1, timeout: float = 120,
-          progress=None) -> dict:
-    """Grade notebooks and write the CSV (and feedback files); returns a summary dict.
+          feedback: Path | str | None = None, jobs: int = 1, timeout: float = 120, progress=None,
+          sandbox: bool | str = True, limits: sandbox_module.Limits | None = None, skip: bool = True,
+          html: bool = True, student_pattern: str | None = None, regrade=(), lms: Path | str | None = None) -> dict:
+    """Grade notebooks into the CSV ``out`` (merged with what it holds); returns a summary dict.
 
-    ``submissions`` are notebook paths or folders (searched recursively). The
-    CSV gets a row as each submission finishes and is sorted at the end.
-    Summary keys: ``graded``, ``ungradable`` (submissions without a
-    solution or unreadable), ``seconds``.
+    ``submissions`` are notebook paths or folders (searched recursively).
+    ``sandbox``: True (the default: sandboxed where possible, else a loud
+    warning), "require" (an error where it is not possible) or False.
+    ``regrade``: student ids, notebook names or paths (or "all") to grade
+    again although unchanged. Summary keys: ``graded``, ``kept`` (unchanged
+    rows left as they were), ``ungradable``, ``sandboxed``, ``seconds``.
     """
     if importlib.util.find_spec("ipykernel") is None:
         raise RuntimeError("ipykernel is not installed in this Python; install the kit with "
@@ -536,59 +325,137 @@ def grade(submissions, out: Path | str, *, solutions: Path | str = SOLUTIONS,
         raise ValueError(f"jobs must be a positive int, got {jobs!r}")
     if not timeout or timeout <= 0:
         raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+    if student_pattern:
+        re.compile(student_pattern)
+    limits = limits or sandbox_module.Limits()
     solutions = Path(solutions)
     if not solutions.is_dir():
         raise FileNotFoundError(f"solutions={str(solutions)!r} is not a directory of solution notebooks")
-    paths = _submissions(submissions)
-    if not paths:
+    found = _submissions(submissions)
+    if not found:
         raise FileNotFoundError("no submissions found")
-    matched = {p: match_solution(p, solutions) for p in paths}
-    names = _feedback_names(paths)
-    tasks = [(str(p), str(matched[p]) if matched[p] else None, timeout) for p in paths]
+    reason = sandbox_module.unavailable() if sandbox else "you asked for it (--no-sandbox)"
+    if reason and sandbox == "require":
+        raise RuntimeError(f"no sandbox: {reason}; {sandbox_module.HOW_TO_GET_IT}")
+    if reason:
+        sandbox_module.warn_unsandboxed(reason)
     out = Path(out)
-    start, done, ungradable = time.perf_counter(), 0, 0
+    protected = (solutions, out, out.with_name(out.name + ".bak"), *(root for _, root in found),
+                 *([Path(feedback)] if feedback else []))
+    options = Options(timeout=timeout, sandbox=not reason, limits=limits, skip=skip, html=html,
+                      protected=tuple(str(p) for p in protected))
+
+    # who handed in what, against which solution
+    entries = {}
+    for path, root in found:
+        solution_path, warnings = identify(path, solutions)
+        notebook = solution_path.stem if solution_path else ""
+        student = student_id(path, root, notebook, student_pattern)
+        if not student:
+            student, warnings = path.stem, [*warnings, f"the student pattern does not match {path.name}"]
+        key = (student, notebook if solution_path else str(path))
+        entry = (path, solution_path, student, warnings)
+        if key in entries:                            # a second file for the same notebook: the newest counts
+            older, newer = sorted([entries[key], entry], key=lambda e: e[0].stat().st_mtime)
+            entry = (*newer[:3], [*newer[3], f"also handed in {older[0]} (older; not graded)"])
+        entries[key] = entry
+    used = sorted({e[1] for e in entries.values() if e[1]})
+    items = {p.stem: graded_items(load_solution(p)) for p in used}
+    grade_ids = list(dict.fromkeys(i.grade_id for p in used for i in items[p.stem]))
+    manual = {i.grade_id for p in used for i in items[p.stem] if i.manual}
+    book = Gradebook(out, grade_ids, manual)
+
+    tasks, kept = [], 0
+    for (student, _), (path, solution_path, student, warnings) in sorted(entries.items()):
+        digest = sha256(path)
+        graded_with = fingerprint(solution_path) if solution_path else ""
+        notebook = solution_path.stem if solution_path else ""
+        if solution_path and not _named(regrade, student, notebook, path) and \
+                not book.needs_grading(student, notebook, digest, graded_with):
+            kept += 1
+            if progress:
+                progress(f"[kept] {student} / {notebook}: unchanged since it was graded")
+            continue
+        tasks.append(((str(path), str(solution_path) if solution_path else None, student, warnings, options,
+                       feedback is not None), digest, graded_with))
     if feedback is not None:
         Path(feedback).mkdir(parents=True, exist_ok=True)
-    with open(out, "w", newline="", encoding="utf-8") as f:
-        writer = csv.DictWriter(f, fieldnames=_header(s for s in matched.values() if s))
-        writer.writeheader()
-        for result in _results(tasks, jobs):
-            writer.writerow(_row(result))
-            f.flush()
-            done += 1
-            ungradable += not result.gradable
-            if feedback is not None:
-                target = Path(feedback) / names[Path(result.submission)]
-                target.write_text(feedback_markdown(result), encoding="utf-8")
-            if progress:
-                progress(f"[{done}/{len(tasks)}] {result.submission}: {_number(result.total)}"
-                         f"/{_number(result.max_total)} ({result.seconds:.1f} s)"
-                         + (f"  {'; '.join(result.errors)}" if result.errors else ""))
-    _sort_csv(out)
-    return {"graded": done, "ungradable": ungradable, "seconds": round(time.perf_counter() - start, 2)}
+    start, done, ungradable, results = time.perf_counter(), 0, 0, []
+    digests = {t[0][0]: (t[1], t[2]) for t in tasks}
+    book.save()
+    for result, markdown, page in _results([t[0] for t in tasks], jobs):
+        result.sha256, result.graded_with = digests[result.submission]
+        book.update(result)
+        book.save()
+        results.append(result)
+        done += 1
+        ungradable += not result.gradable
+        if feedback is not None:
+            name = _file_name(result.student, result.notebook or Path(result.submission).stem)
+            (Path(feedback) / f"{name}.md").write_text(markdown, encoding="utf-8")
+            if page is not None:
+                (Path(feedback) / f"{name}.html").write_text(page, encoding="utf-8")
+        if progress:
+            progress(f"[{done}/{len(tasks)}] {result.submission}: {number(result.total)}"
+                     f"/{number(result.max_total)} ({result.seconds:.1f} s, {result.cpu_seconds:.1f} s CPU)"
+                     + (f"  {'; '.join(result.errors)}" if result.errors else "")
+                     + (f"  FLAGS: {' '.join(sorted({f.split(':', 1)[0] for f in result.flags}))}"
+                        if result.flags else ""))
+    out.with_name(out.stem + ".report.md").write_text(_tutor_report(results, out), encoding="utf-8")
+    if lms is not None:
+        write_lms(book, lms, sorted({n for _, n in book.rows if n}),
+                  {p.stem: {i.grade_id: i.points for i in items[p.stem]} for p in used})
+    return {"graded": done, "kept": kept, "ungradable": ungradable, "sandboxed": options.sandbox,
+            "seconds": round(time.perf_counter() - start, 2)}
 
 
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m labkit.grade",
-        description="Grade student notebooks: hidden tests restored from the solutions, "
-                    "each submission in its own kernel, points per exercise in a CSV.")
+        description="Grade student notebooks: hidden tests restored from the solutions, each submission in "
+                    "its own sandboxed kernel, one CSV row per student and notebook, merged on re-runs.")
     parser.add_argument("submissions", nargs="+", help="submitted notebooks or folders of them")
-    parser.add_argument("--out", required=True, type=Path, help="CSV file to write (one row per submission)")
-    parser.add_argument("--feedback", type=Path, help="folder for one markdown feedback file per submission")
+    parser.add_argument("--out", required=True, type=Path,
+                        help="CSV to write or update (rows of unchanged submissions and your own columns are kept)")
+    parser.add_argument("--feedback", type=Path, help="folder for <student>__<notebook>.md/.html feedback")
     parser.add_argument("--jobs", type=int, default=1, help="submissions graded in parallel (default 1)")
     parser.add_argument("--timeout", type=int, default=120, help="seconds per cell (default 120)")
+    parser.add_argument("--max-seconds", type=float, default=900, help="seconds per submission (default 900)")
+    parser.add_argument("--memory-mb", type=int, default=4096, help="memory per kernel in MB (default 4096)")
+    parser.add_argument("--processes", type=int, default=256,
+                        help="processes and threads per kernel (default 256)")
     parser.add_argument("--solutions", type=Path, default=SOLUTIONS, help="solution notebooks (default solutions/)")
+    parser.add_argument("--student-pattern", help="regular expression with a group 'student', searched in the "
+                                                  "path below the folder given (default: the first folder, else "
+                                                  "the file name without the notebook's name)")
+    parser.add_argument("--regrade", nargs="*", default=(), metavar="NAME",
+                        help="grade again although unchanged: student ids, notebook names, files, or 'all'")
+    parser.add_argument("--lms", type=Path, help="also write an LMS import CSV: one row per student, one column "
+                                                 "per notebook")
+    sandboxing = parser.add_mutually_exclusive_group()
+    sandboxing.add_argument("--no-sandbox", action="store_true",
+                            help="run student code with your permissions (only for notebooks you trust)")
+    sandboxing.add_argument("--require-sandbox", action="store_true",
+                            help="fail instead of grading unsandboxed where bubblewrap is missing")
+    parser.add_argument("--no-skip", action="store_true", help="also run the cells tagged skip-grading")
+    parser.add_argument("--no-html", action="store_true", help="markdown feedback only")
     args = parser.parse_args(argv)
     try:
+        limits = sandbox_module.Limits(memory_mb=args.memory_mb, processes=args.processes,
+                                       max_seconds=args.max_seconds)
         summary = grade(args.submissions, args.out, solutions=args.solutions, feedback=args.feedback,
-                        jobs=args.jobs, timeout=args.timeout,
+                        jobs=args.jobs, timeout=args.timeout, limits=limits, skip=not args.no_skip,
+                        html=not args.no_html, student_pattern=args.student_pattern, regrade=args.regrade,
+                        lms=args.lms, sandbox="require" if args.require_sandbox else not args.no_sandbox,
                         progress=lambda line: print(line, file=sys.stderr, flush=True))
-    except (FileNotFoundError, ValueError, RuntimeError) as err:
+    except (FileNotFoundError, ValueError, RuntimeError, re.error) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
-    print(f"graded {summary['graded']} submissions in {summary['seconds']:.0f} s with {args.jobs} "
-          f"job(s); grades in {args.out}" + (f", feedback in {args.feedback}/" if args.feedback else ""))
+    print(f"graded {summary['graded']} submissions in {summary['seconds']:.0f} s with {args.jobs} job(s)"
+          + (f", kept {summary['kept']} unchanged" if summary["kept"] else "")
+          + ("" if summary["sandboxed"] else ", UNSANDBOXED")
+          + f"; grades in {args.out}, tutor's report in {args.out.with_name(args.out.stem + '.report.md')}"
+          + (f", feedback in {args.feedback}/" if args.feedback else ""))
     if summary["ungradable"]:
         print(f"warning: {summary['ungradable']} submission(s) could not be graded; see the errors "
               f"column", file=sys.stderr)

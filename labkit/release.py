@@ -50,9 +50,11 @@ from pathlib import Path
 import nbformat
 from nbformat import NotebookNode
 
+from .cells import BEGIN_CLAIMS, END_CLAIMS, skip_dependents, without_claims
+
 __all__ = [
     "BEGIN_SOLUTION", "END_SOLUTION", "BEGIN_HIDDEN", "END_HIDDEN", "BEGIN_CLAIMS", "END_CLAIMS",
-    "CODE_STUB", "ANSWER_STUB",
+    "CODE_STUB", "ANSWER_STUB", "SKIP_TAG", "skip_dependents", "without_claims",
     "ReleaseError", "nbgrader", "validate", "release_notebook", "clean_notebook", "render",
     "read_notebook", "write_notebook", "release", "markdown_cell", "code_cell", "solution_cell",
     "tests_cell", "readonly_cell", "answer_cell", "new_notebook", "SOLUTIONS", "NOTEBOOKS", "main",
@@ -64,8 +66,8 @@ NOTEBOOKS = ROOT / "notebooks"
 
 BEGIN_SOLUTION, END_SOLUTION = "### BEGIN SOLUTION", "### END SOLUTION"
 BEGIN_HIDDEN, END_HIDDEN = "### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS"
-BEGIN_CLAIMS, END_CLAIMS = "### BEGIN CLAIMS", "### END CLAIMS"
 CODE_STUB = ("# YOUR CODE HERE", "raise NotImplementedError()")
+SKIP_TAG = "skip-grading"   # a cell tag: nothing graded depends on this cell (a demo, an explorer, a gallery)
 ANSWER_STUB = "YOUR ANSWER HERE"
 SCHEMA_VERSION = 3
 _ID = re.compile(r"^[a-zA-Z0-9_-]{1,64}$")
@@ -289,6 +291,27 @@ def validate(nb: NotebookNode, name: str = "notebook") -> list[str]:
             if grade_id in seen:
                 problems.append(f"{where}: grade_id {grade_id!r} is already used by cell {seen[grade_id]}")
             seen.setdefault(grade_id, index)
+    return problems + _skip_problems(nb, name)
+
+
+# --------------------------------------------------------------------------
+# cells tagged skip-grading: the grader skips them, so nothing later may need them (labkit.cells)
+def _skip_problems(nb: NotebookNode, name: str) -> list[str]:
+    """A skip-grading cell must be plain code that no later cell needs."""
+    problems, tagged = [], set()
+    for index, cell in enumerate(nb.cells):
+        if SKIP_TAG in cell.get("metadata", {}).get("tags", ()):
+            if cell.cell_type != "code" or nbgrader(cell):
+                problems.append(f"{name} cell {index}: only a plain code cell can be tagged {SKIP_TAG!r} (not an "
+                                f"exercise, a check or markdown)")
+            else:
+                tagged.add(index)
+    graded = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and nbgrader(c).get("grade")]
+    never_run = set(range(max(graded) + 1, len(nb.cells))) if graded else set()   # after the last graded cell
+    for index, readers in sorted(skip_dependents(nb, tagged | never_run).items()):
+        for reader, var in readers:
+            problems.append(f"{name} cell {reader}: uses `{var}`, which cell {index} (tagged {SKIP_TAG!r}) sets: "
+                            f"the grader would skip that cell; untag it or set `{var}` elsewhere")
     return problems
 
 

@@ -38,10 +38,14 @@ FLOORS: list[tuple[str, ...]] = [
                       "checks.nb02_feature_attribution", "checks.nb03_concepts",
                       "checks.nb04_distillation_and_fairness", "checks.nb05_debug_the_tank_detector"),
     ("checks",),
+    ("cells",),                                  # which names a cell sets and reads (skipping cells)
     ("release",),
+    GRADING := ("sandbox", "guard", "gradebook", "submission", "scan"),   # the grader's parts
+    ("feedback", "runner"),
     ("grade",),
 ]
-COURSE = {"checks.engine", "checks.claims", *CHECK_MODULES, "checks", "release", "grade"}
+COURSE = {"checks.engine", "checks.claims", *CHECK_MODULES, "checks", "cells", "release", *GRADING,
+          "feedback", "runner", "grade"}
 FLOOR = {name: i for i, names in enumerate(FLOORS) for name in names}
 
 

@@ -13,11 +13,13 @@ the first one that recognises the result explains it::
       with .max(axis=-1) as the lecture's saliency map takes the max over RGB
 
 Built-in diagnoses (``DEFAULT_DIAGNOSES``) recognise: a missing ``return``,
-a TensorFlow tensor instead of a numpy array, NaN/inf, shape mistakes (the
+NaN/inf, shape mistakes (the
 channel axis kept, the wrong axis reduced, the batch axis missing, axes
 swapped), a flipped sign, a missing ``abs``, softmax probabilities instead of
-logits, a map normalised to [0, 1], a constant factor or offset, and "close
-but not within tolerance". Before comparing, a check makes sure the student's
+logits, a map normalised to [0, 1] (as a whole or map by map), a constant
+factor or offset, and "close but not within tolerance". A result of another
+array-like type than the reference's (a list, a tuple, a TensorFlow tensor,
+a numpy scalar) is compared by its values: the type is never the mistake. Before comparing, a check makes sure the student's
 function changed neither its input arrays nor a model's weights.
 ``NotImplementedError`` means "not attempted yet"; any other exception is
 shown with the line of the student's code that raised it.
@@ -125,6 +127,11 @@ class CheckResult:
     def __repr__(self) -> str:
         return self.message
 
+    def _ipython_display_(self) -> None:
+        """In a notebook, the line is printed: a check cell shows it but ends without a value (no
+        ``execute_result``), so nbgrader's autograde grades the cell as plain pass/fail."""
+        print(self.message)
+
 
 # --------------------------------------------------------------------------
 # small helpers
@@ -195,7 +202,9 @@ def _student_line(err: BaseException, fn: Callable) -> str:
     code = getattr(fn, "__code__", None)
     if code is None:
         return ""
-    frames = [f for f in traceback.extract_tb(err.__traceback__) if f.filename == code.co_filename]
+    last = max((line for *_, line in code.co_lines() if line), default=code.co_firstlineno)
+    frames = [f for f in traceback.extract_tb(err.__traceback__) if f.filename == code.co_filename
+              and code.co_firstlineno <= (f.lineno or 0) <= last]       # not a helper in the same cell
     if not frames:
         return ""
     frame = frames[-1]
@@ -214,8 +223,6 @@ def compare_values(got, expected, *, rtol: float = 1e-4, atol: float = 1e-5) -> 
     """
     if got is None and expected is not None:
         return "your function returned None"
-    if isinstance(expected, np.ndarray) and not isinstance(got, np.ndarray) and hasattr(got, "numpy"):
-        return "your function returned a TensorFlow tensor, not a numpy array"
     want, have = _as_array(expected), _as_array(got)
     if want is None:                                  # not numeric: compare as Python objects
         return None if got == expected else f"your result {got!r} differs from the expected {expected!r}"
@@ -248,13 +255,6 @@ def _returned_none(m: Mismatch) -> str | None:
     return None
 
 
-def _tensor_not_numpy(m: Mismatch) -> str | None:
-    if hasattr(m.raw_got, "numpy") and not isinstance(m.raw_got, np.ndarray) and isinstance(m.expected, np.ndarray):
-        return ("the kit's functions return numpy arrays: convert the tensor at the end with "
-                "`.numpy()` (e.g. `return saliency.numpy()`)")
-    return None
-
-
 def _not_finite(m: Mismatch) -> str | None:
     if not isinstance(m.got, np.ndarray) or m.got.dtype.kind not in "fc" or np.all(np.isfinite(m.got)):
         return None
@@ -268,8 +268,12 @@ def _kept_channels(m: Mismatch) -> str | None:
     got, want = _as_array(m.got), _as_array(m.expected)
     if got is None or want is None or got.ndim != want.ndim + 1 or got.shape[:-1] != want.shape:
         return None
-    return (f"there is an extra last axis of size {got.shape[-1]} (the colour channels?): reduce it, "
-            f"e.g. with .max(axis=-1) as the lecture's saliency map takes the max over RGB")
+    inputs = (*m.case.args, *m.case.kwargs.values())
+    if any(getattr(x, "shape", None) == got.shape for x in inputs):   # an input's last axis kept
+        return (f"there is an extra last axis of size {got.shape[-1]} (the colour channels?): reduce it, "
+                f"e.g. with .max(axis=-1) as the lecture's saliency map takes the max over RGB")
+    return (f"your result has an extra last axis of size {got.shape[-1]}: the expected result has "
+            f"shape {want.shape}, one value per position, so pick or reduce along that axis")
 
 
 def _batch_axis(m: Mismatch) -> str | None:
@@ -356,6 +360,16 @@ def _normalised(m: Mismatch) -> str | None:
                 "is the plotting code's job)")
     if np.abs(want).max() > 0 and m.close(m.got, want / np.abs(want).max()):
         return "your result is divided by its maximum: return the raw, unnormalised values"
+    if want.ndim >= 3:                                   # a batch of maps, each normalised on its own
+        axes = tuple(range(1, want.ndim))
+        low, high = want.min(axis=axes, keepdims=True), want.max(axis=axes, keepdims=True)
+        largest = np.abs(want).max(axis=axes, keepdims=True)
+        with np.errstate(all="ignore"):
+            if m.close(m.got, np.where(high > low, (want - low) / (high - low), 0.0)):
+                return ("each of your maps is rescaled to [0, 1]: return the raw values (normalising "
+                        "for display is the plotting code's job)")
+            if m.close(m.got, np.where(largest > 0, want / largest, 0.0)):
+                return "each of your maps is divided by its maximum: return the raw, unnormalised values"
     return None
 
 
@@ -391,7 +405,7 @@ def _nearly(m: Mismatch) -> str | None:
 
 
 DEFAULT_DIAGNOSES: tuple = (
-    _returned_none, _tensor_not_numpy, _not_finite, _kept_channels, _batch_axis, _reduced_wrong_axis,
+    _returned_none, _not_finite, _kept_channels, _batch_axis, _reduced_wrong_axis,
     _swapped_axes,
     _sign_flipped, _missing_abs, _softmax_not_logits, _normalised, _constant_factor,
     _constant_offset, _nearly,
