@@ -137,9 +137,8 @@ def test_saliency_mistakes_are_named(student, words):
     assert words in feedback(checks.check_saliency, student)
 
 
-def test_saliency_returning_a_tensor_is_explained():
-    text = feedback(checks.check_saliency, lambda m, x, t: tf.convert_to_tensor(saliency(m, x, t)))
-    assert "TensorFlow tensor" in text and ".numpy()" in text
+def test_saliency_returning_a_tensor_passes():
+    assert checks.check_saliency(lambda m, x, t: tf.convert_to_tensor(saliency(m, x, t)))
 
 
 def test_saliency_without_watch_gets_the_tape_hint_and_the_line():

@@ -79,6 +79,31 @@ def _dead_filter(m: Mismatch) -> str | None:
     return None
 
 
+def _filters_rearranged(m: Mismatch) -> str | None:
+    """The right normalisation of a wrongly arranged kernel: a reshape, or another transpose order."""
+    import itertools
+
+    kernel = np.asarray(m.case.args[0], np.float64)
+    kh, kw, c, k = kernel.shape
+
+    def normalised(w):
+        return _normalize_filters(np.transpose(w, (1, 2, 3, 0)))    # _normalize_filters moves axis 3 first
+
+    if m.close(m.got, normalised(kernel.reshape(k, kh, kw, c))):
+        return ("you reshaped the kernel to (K, kh, kw, C): reshape keeps the numbers in their memory "
+                "order and only regroups them, so each of your 'filters' mixes weights of several filters. "
+                "Move the filter axis instead: np.transpose(kernel, (3, 0, 1, 2))")
+    names = ("kh", "kw", "C", "K")
+    for order in itertools.permutations(range(4)):
+        if order in ((3, 0, 1, 2), (3, 2, 1, 0)):                  # right, or .T (its own hint)
+            continue
+        if m.close(m.got, normalised(np.transpose(kernel, order))):
+            axes = ", ".join(names[i] for i in order)
+            return (f"you transposed with the axis order {order}, which arranges the kernel as ({axes}); "
+                    f"one display image per filter is (K, kh, kw, C): np.transpose(kernel, (3, 0, 1, 2))")
+    return None
+
+
 def _filter_wrong(fn: Callable) -> Callable:
     """A wrong normalisation applied to the transposed kernel."""
     return lambda kernel: fn(np.transpose(kernel, (3, 0, 1, 2)).astype(np.float64))
@@ -106,6 +131,7 @@ def check_normalize_filters(student_fn: Callable, *, seed: int = 0, raise_on_fai
                 "you used kernel.T, which reverses all axes to (K, C, kw, kh): rows, columns and colour "
                 "channels get mixed up. Move only the filter axis to the front: "
                 "np.transpose(kernel, (3, 0, 1, 2))"),
+        _filters_rearranged,
         matches(_filter_wrong(lambda w: (w - w.min(axis=per_filter, keepdims=True))
                               / _safe(np.ptp(w, axis=per_filter, keepdims=True))),
                 "you stretched each filter from its minimum to its maximum, so mid-grey is no longer a "

@@ -90,8 +90,24 @@ def _not_predicted(model, images, rng) -> np.ndarray:
 
 # --------------------------------------------------------------------------
 # 1. saliency with a GradientTape
+_GRADIENTS: dict = {}
+
+
 def _input_gradients(model, images, target, *, score: str = "logit") -> np.ndarray:
-    """dS/dx (N, H, W, C) for a chosen score: the target's logit, probability, or a wrong one."""
+    """dS/dx (N, H, W, C) for a chosen score: the target's logit, probability, or a wrong one.
+
+    Remembered for the last few inputs: the diagnoses ask for the same gradients many times.
+    """
+    images, target = np.asarray(images, np.float32), np.asarray(target)
+    key = (id(model), score, images.shape, images.tobytes(), target.tobytes())
+    if key not in _GRADIENTS:
+        if len(_GRADIENTS) > 32:
+            _GRADIENTS.clear()
+        _GRADIENTS[key] = _compute_input_gradients(model, images, target, score)
+    return _GRADIENTS[key].copy()
+
+
+def _compute_input_gradients(model, images, target, score: str) -> np.ndarray:
     import tensorflow as tf
 
     x = tf.convert_to_tensor(np.asarray(images, np.float32))
@@ -159,11 +175,15 @@ def check_saliency(student_fn: Callable, *, seed: int = 0, raise_on_fail: bool =
             matches(_saliency_variant("predicted"),
                     "you explained the predicted class (the largest logit): use the `target` class of "
                     "each image, e.g. tf.gather(logits, target, axis=1, batch_dims=1)"),
+            # on one case the two can coincide (targets covering every class): the pattern over all
+            # cases tells them apart
+            matches(_saliency_variant("all"),
+                    "you differentiated the sum of all the logits (every class of every image): use only "
+                    "each image's target logit, tf.gather(logits, target, axis=1, batch_dims=1)",
+                    every_case=True),
             matches(_saliency_variant("columns"),
                     "logits[:, target] picks N columns for every image, an (N, N) array: pick one logit "
-                    "per image, e.g. tf.gather(logits, target, axis=1, batch_dims=1)"),
-            matches(_saliency_variant("all"),
-                    "you differentiated the sum of all the logits: use only each image's target logit"),
+                    "per image, e.g. tf.gather(logits, target, axis=1, batch_dims=1)", every_case=True),
             matches(_saliency_variant("loss"),
                     "you differentiated a loss: a saliency map uses the gradient of the class score "
                     "(the target's logit) itself"),
@@ -201,13 +221,18 @@ def _occlusion_variant(*, output: str = "probability", reduce: str = "mean", edg
 
         image = np.asarray(image, np.float32)
         height, width = image.shape[:2]
-        value = image.mean() if fill == "mean" else (1.0 if fill == "one" else 0.0)
+        value = {"mean": image.mean(), "one": 1.0, "grey": 0.5}.get(fill, 0.0)
         windows = [(y, x) for y in _starts(height, patch, stride, edge) for x in _starts(width, patch, stride, edge)]
         copies = np.repeat(image[None], len(windows) + 1, axis=0)         # copy 0 stays intact
         for k, (y, x) in enumerate(windows, start=1):
             copies[k, y:y + patch, x:x + patch] = value
         logits = _logits(model, copies)
-        scores = logits if output == "logit" else softmax(logits)
+        if output == "softmax0":                                          # over the copies, not the classes
+            scores = softmax(logits.T).T
+        elif output == "softmax0_apart":                                  # intact alone, then the windows
+            scores = np.concatenate([np.ones_like(logits[:1]), softmax(logits[1:].T).T])
+        else:
+            scores = logits if output == "logit" else softmax(logits)
         c = int(np.argmax(logits[0])) if target == "predicted" else int(target_class)
         drops = sign * (scores[0, c] - scores[1:, c])                     # (windows,)
         total, count = np.zeros((height, width)), np.zeros((height, width))
@@ -279,7 +304,11 @@ def check_occlusion_map(student_fn: Callable, *, seed: int = 0, raise_on_fail: b
                     "you filled the window with the image's mean: fill it with 0 (black)"),
             matches(_occlusion_variant(fill="one"),
                     "you filled the window with 1 (white): fill it with 0 (black)"),
-            _occlusion_changed_input,
+            matches(_occlusion_variant(fill="grey"),
+                    "you filled the window with 0.5 (grey): this exercise fills it with 0 (black)"),
+            *(matches(_occlusion_variant(output=how), _SOFTMAX_AXIS_HINT)
+              for how in ("softmax0", "softmax0_apart")),
+            _all_zero_map,
         ))
 
 
@@ -295,11 +324,48 @@ def _missing_edges(m: Mismatch) -> str | None:
     return None
 
 
-def _occlusion_changed_input(m: Mismatch) -> str | None:
-    if m.arrays and np.allclose(m.got, 0):
-        return ("your map is all zeros: did you occlude a view of the image instead of a copy "
-                "(image.copy()), or compare the occluded image with itself?")
-    return None
+_SOFTMAX_AXIS_HINT = ("you took the softmax over axis 0, across the images of the batch: the probabilities "
+                      "of one image are a softmax over its classes, the last axis (tf.nn.softmax's default, "
+                      "axis=-1)")
+
+
+class _RecordingModel:
+    """Wraps a keras model and keeps every batch of images the student's function gives it."""
+
+    def __init__(self, model):
+        self._model, self.seen = model, []
+
+    def _record(self, x):
+        self.seen.append(np.array(x, np.float32).reshape(-1, *np.shape(x)[-3:]))
+
+    def __call__(self, x, *args, **kwargs):
+        self._record(x)
+        return self._model(x, *args, **kwargs)
+
+    def predict(self, x, *args, **kwargs):
+        self._record(x)
+        return self._model.predict(x, *args, **kwargs)
+
+    def __getattr__(self, name):
+        return getattr(self._model, name)
+
+
+def _all_zero_map(m: Mismatch) -> str | None:
+    """Every drop 0: either nothing was occluded, or the 'probabilities' were all 1 (softmax over axis 0)."""
+    if not m.arrays or np.abs(m.got).max() > 1e-7:
+        return None
+    model, image, *rest = m.case.args
+    recorder = _RecordingModel(model)
+    m.student(recorder, image.copy(), *rest)
+    seen = np.concatenate(recorder.seen) if recorder.seen else np.empty((0, *image.shape))
+    occluded = [x for x in seen if not np.array_equal(x, image)]
+    if not occluded:
+        return ("your map is all zeros and the model never saw an occluded image: every image you passed "
+                "it was the intact one. Occlude a copy, `occluded = image.copy()`, set its window to 0, "
+                "and give the model `occluded`")
+    return ("your map is all zeros although the model saw the occluded images: the probability never "
+            "changed. A softmax over axis 0 of a batch of one image is 1.0 for every class; take it over "
+            "the classes, the last axis (tf.nn.softmax's default, axis=-1)")
 
 
 # --------------------------------------------------------------------------
@@ -365,12 +431,24 @@ def check_cam_from_weights(student_fn: Callable, *, seed: int = 0, raise_on_fail
             matches(wrong(lambda a, w, t: _cam(a, w, t) / a.shape[1] / a.shape[2]),
                     "you divided by h * w: that is Grad-CAM's weight (the mean gradient); CAM uses the "
                     "dense weights W[k, c] themselves"),
+            _every_class,
             _returned_scores,
         ))
 
 
-# --------------------------------------------------------------------------
-# 4. the pointing game
+def _every_class(m: Mismatch) -> str | None:
+    """(N, h, w, classes): the maps of every class, not the target's."""
+    feature_maps, dense_weights, target = m.case.args
+    got = m.got
+    if not isinstance(got, np.ndarray) or got.shape != (*m.expected.shape, dense_weights.shape[1]):
+        return None
+    if m.close(got[np.arange(len(got)), ..., np.asarray(target)], m.expected):
+        return (f"you computed the map of every class, shape {got.shape}: CAM explains one class per image, "
+                f"so use only column target[i] of the dense weights, dense_weights[:, target] (K, N)")
+    return ("your result has one map per class (a last axis of size "
+            f"{dense_weights.shape[1]}, the number of classes): use only column target[i] of the dense "
+            "weights for image i")
+
 def _pointing_cases(rng: np.random.Generator) -> list[Case]:
     def masks(n: int, size: int) -> np.ndarray:
         out = np.zeros((n, size, size), bool)
@@ -415,13 +493,23 @@ def check_pointing_game(student_fn: Callable, *, seed: int = 0, raise_on_fail: b
         flat = np.asarray(maps).reshape(len(maps), -1).argmin(axis=1)
         return np.asarray(masks).reshape(len(maps), -1)[np.arange(len(maps)), flat].astype(float)
 
+    def abs_hit(maps, masks):
+        flat = np.abs(np.asarray(maps)).reshape(len(maps), -1).argmax(axis=1)
+        return np.asarray(masks).reshape(len(maps), -1)[np.arange(len(maps)), flat].astype(float)
+
     def batch_max_hit(maps, masks):
         return np.full(len(maps), float(np.asarray(masks).ravel()[np.argmax(maps)]))
 
     return check_function(
         student_fn, lambda maps, masks: metrics.pointing_game(maps, masks), _pointing_cases, seed=seed,
         name="pointing_game", raise_on_fail=raise_on_fail, diagnoses=(
-            matches(argmin_hit, "you looked at each map's minimum: the game asks whether the *maximum* is on the object"),
+            # on all-negative maps |map| and the minimum point at the same pixel: the pattern over
+            # all cases tells them apart
+            matches(abs_hit, "you took the largest |value| (np.abs): a large negative value is evidence "
+                             "*against* the class; the game asks whether the largest value itself is on the "
+                             "object, so argmax the map as it is", every_case=True),
+            matches(argmin_hit, "you looked at each map's minimum: the game asks whether the *maximum* is on "
+                                "the object", every_case=True),
             matches(_transposed_hit, "you swapped rows and columns: np.unravel_index(flat_index, (H, W)) "
                                      "gives (row, column), and masks[i, row, column] is the pixel"),
             matches(batch_max_hit, "you took one maximum over the whole batch: find the maximum of each map "

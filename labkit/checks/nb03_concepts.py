@@ -51,13 +51,23 @@ def _labelled(acts_concept, acts_random) -> tuple[np.ndarray, np.ndarray]:
     return x, y
 
 
+_CAVS: dict = {}
+
+
 def _cav(acts_concept, acts_random, seed=0) -> np.ndarray:
-    """Reference: unit normal of a logistic regression's boundary, pointing to the concept."""
+    """Reference: unit normal of a logistic regression's boundary, pointing to the concept.
+
+    Remembered for the last few inputs (a check run needs it again for each diagnosis).
+    """
     from sklearn.linear_model import LogisticRegression
 
     x, y = _labelled(acts_concept, acts_random)
-    weights = LogisticRegression(C=1.0, max_iter=5000, random_state=seed).fit(x, y).coef_[0]  # (D,)
-    return _unit(weights)
+    key = (x.shape, x.tobytes(), y.tobytes(), seed)
+    if key not in _CAVS:
+        if len(_CAVS) > 32:
+            _CAVS.clear()
+        _CAVS[key] = _unit(LogisticRegression(C=1.0, max_iter=5000, random_state=seed).fit(x, y).coef_[0])  # (D,)
+    return _CAVS[key].copy()
 
 
 def _cav_standardised(acts_concept, acts_random, seed=0) -> np.ndarray:
@@ -283,8 +293,8 @@ def _samples_with_p(rng, p: float, sign: int, n: int = 10, spread: float = 0.12,
 
 
 def _significance_cases(rng: np.random.Generator) -> list[Case]:
-    def case(p, sign, alpha, n_tests, label, spread=0.12):
-        concept, random = _samples_with_p(rng, p, sign, spread=spread)
+    def case(p, sign, alpha, n_tests, label, spread=0.12, centre=0.5):
+        concept, random = _samples_with_p(rng, p, sign, spread=spread, centre=centre)
         return Case((concept, random), {"alpha": alpha, "n_tests": n_tests}, label)
 
     return [
@@ -296,6 +306,8 @@ def _significance_cases(rng: np.random.Generator) -> list[Case]:
         case(0.004, +1, 0.01, 6, "p = 0.004 with n_tests = 6 and alpha = 0.01 (0.024 > 0.01, not significant)"),
         case(0.3, +1, 0.05, 1, "means 0.15 apart but widely spread scores (p = 0.3, not significant)", spread=0.4),
         case(0.03, -1, 0.05, 1, "p = 0.03, one test (significant)"),
+        case(0.5, +1, 0.05, 1, "concept and random scores both around 0.3 (p = 0.5, not significant: "
+                               "both are far from 0.5, but not from each other)", centre=0.3),
     ]
 
 
@@ -329,7 +341,17 @@ def _same_answer(got, wrong_answer) -> bool:
     return _compare_bool(got, wrong_answer) is None
 
 
+def _p_one_sample(concept, popmean=0.5) -> float:
+    from scipy import stats
+
+    return float(stats.ttest_1samp(concept, popmean).pvalue)
+
+
 _SIGNIFICANCE_MISTAKES = (
+    (lambda c, r, alpha=0.05, n_tests=1: _p_one_sample(c) * n_tests < alpha,
+     "you tested the concept's scores against 0.5 (a one-sample t-test): the baseline is not 0.5 but the "
+     "TCAV scores of the random CAVs, which can sit anywhere; compare the two samples with the two-sample "
+     "test `stats.ttest_ind(concept_scores, random_scores)`"),
     (lambda c, r, alpha=0.05, n_tests=1: _p(c, r, "greater") * n_tests < alpha,
      "you used a one-sided test (concept > random); a concept that lowers the class score matters too: use "
      "the two-sided t-test, `stats.ttest_ind(concept_scores, random_scores)`"),

@@ -126,9 +126,37 @@ class _TreeSummary:
         except Exception as err:  # e.g. NotFittedError
             return {"problem": f"calling .predict of your tree raised {type(err).__name__}: {err}"}
         depth = tree.get_depth()
+        refit = _refit_agreement(tree, X, y, model_predictions, X_test, surrogate)
         return {"problem": None, "fidelity": float(np.mean(surrogate == predictions_test)),
                 "label_tree": float(np.mean(surrogate == label_tree_test)), "depth": depth,
-                "max_depth": max_depth}
+                "max_depth": max_depth, "depth_setting": _max_depth_setting(tree), **refit}
+
+
+def _max_depth_setting(tree):
+    try:
+        return tree.get_params().get("max_depth")
+    except Exception:
+        return None
+
+
+def _refit_agreement(tree, X, y, model_predictions, X_test, surrogate) -> dict:
+    """What the student's tree was fitted to: the same tree (its own settings) refitted to each target.
+
+    {"on_predictions": share of held-out rows where the student's tree agrees with its settings refitted
+    to ``model_predictions``, "on_labels": the same for ``y``}; empty when it cannot be refitted. This
+    decides whether a tree is a surrogate whatever its settings (criterion, class_weight, ...), so that
+    the verdict never depends on how close a fidelity happens to come to a threshold on one seed.
+    """
+    try:
+        from sklearn.base import clone
+
+        agreement = {}
+        for name, target in (("on_predictions", model_predictions), ("on_labels", y)):
+            twin = clone(tree).fit(X, np.asarray(target))
+            agreement[name] = float(np.mean(np.asarray(twin.predict(X_test)).astype(np.int64) == surrogate))
+        return agreement
+    except Exception:
+        return {}
 
 
 def _describe_type(value) -> str:
@@ -158,10 +186,25 @@ def _compare_surrogate(got, expected) -> str | None:
         return (f"your tree has depth {got['depth']} but max_depth was {got['max_depth']}: pass "
                 f"`max_depth=max_depth` to DecisionTreeClassifier (a deep tree may copy the model, but nobody "
                 f"can read it)")
+    if _fitted_to(got) == "labels":
+        return (f"your tree's fidelity on held-out applicants is {got['fidelity']:.3f}, and it is the tree "
+                f"that your settings give when fitted to the true labels y")
+    if _fitted_to(got) == "predictions" and got["depth_setting"] == got["max_depth"]:
+        return None                                      # a surrogate of the model, whatever its settings
     if got["fidelity"] >= expected["fidelity"] - 0.02:
         return None
     return (f"your tree's fidelity on held-out applicants is {got['fidelity']:.3f}, the reference tree's is "
             f"{expected['fidelity']:.3f}")
+
+
+def _fitted_to(got: dict) -> str | None:
+    """"predictions" or "labels" when refitting the student's tree to one target (only) reproduces it."""
+    on_predictions, on_labels = got.get("on_predictions", 0.0), got.get("on_labels", 0.0)
+    if on_predictions >= 0.99 and on_predictions > on_labels:
+        return "predictions"
+    if on_labels >= 0.99 and on_labels > on_predictions:
+        return "labels"
+    return None
 
 
 def _low_fidelity(m: Mismatch) -> bool:
@@ -172,10 +215,19 @@ def _low_fidelity(m: Mismatch) -> bool:
 
 def _fitted_the_labels(m: Mismatch) -> str | None:
     got = m.raw_got
-    if _low_fidelity(m) and got["label_tree"] > got["fidelity"] and got["label_tree"] >= 0.97:
+    if _low_fidelity(m) and (_fitted_to(got) == "labels" or (
+            got["label_tree"] > got["fidelity"] and got["label_tree"] >= 0.97)):
         return ("you fitted the true labels instead of the model's predictions: a surrogate explains the "
                 "model, so it learns what the model says (`model_predictions`), its mistakes and biases "
                 "included.")
+    return None
+
+
+def _other_depth(m: Mismatch) -> str | None:
+    got = m.raw_got
+    if _low_fidelity(m) and got.get("depth_setting") not in (None, got["max_depth"]):
+        return (f"your tree was made with max_depth={got['depth_setting']}, but this call asked for "
+                f"max_depth={got['max_depth']}: pass the argument on, `DecisionTreeClassifier(max_depth=max_depth)`")
     return None
 
 
@@ -191,8 +243,13 @@ def check_surrogate_tree(student_fn: Callable, *, seed: int = 0, raise_on_fail: 
 
     The global surrogate of the lecture's "model distillation": a shallow
     tree fitted to the model's predictions, not to the true labels ``y``.
-    Passes when the tree's depth is at most ``max_depth`` and its fidelity to
-    the model on held-out applicants is within 0.02 of the reference tree's.
+    Passes when the tree's depth is at most ``max_depth`` and it is a
+    surrogate of the model: refitting it (its own settings, e.g. a
+    ``class_weight`` or ``criterion``, with ``max_depth``) to
+    ``model_predictions`` gives the same tree, or, for a tree made some other
+    way, its fidelity to the model on held-out applicants is within 0.02 of
+    the reference tree's. A tree that refits to the true labels ``y`` fails,
+    on every seed, however close its fidelity comes.
     """
     __tracebackhide__ = True  # noqa: F841
     if not callable(student_fn):
@@ -200,7 +257,7 @@ def check_surrogate_tree(student_fn: Callable, *, seed: int = 0, raise_on_fail: 
                               raise_on_fail=raise_on_fail)
     return check_function(_TreeSummary(student_fn), _TreeSummary(_reference_tree), _surrogate_cases, seed=seed,
                           name="surrogate_tree", compare=_compare_surrogate, raise_on_fail=raise_on_fail,
-                          diagnoses=(_fitted_the_labels, _surrogate_recipe))
+                          diagnoses=(_fitted_the_labels, _other_depth, _surrogate_recipe))
 
 
 # ==========================================================================
