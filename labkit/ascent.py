@@ -27,7 +27,6 @@ takes a ``seed``.
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -40,7 +39,10 @@ from labkit.forward import cached
 from labkit.objectives import as_objectives, objective_reader, objective_scores
 # What a notebook writes next to visualize(): ascent.channel("conv4", 3), ascent.class_probability(2).
 from labkit.objectives import Objective, channel, class_logit, class_probability, neuron  # noqa: F401
-from labkit.validate import check_choice, check_positive_int, check_seed
+from labkit.validate import (
+    check_batch_size, check_callable, check_choice, check_flag, check_int, check_memory, check_model, check_number,
+    check_positive_int, check_seed,
+)
 
 __all__ = ["Visualization", "pixel_ascent", "visualize", "COLOR_CORRELATION_SVD_SQRT",
            "Objective", "channel", "neuron", "class_logit", "class_probability"]
@@ -58,10 +60,7 @@ class Visualization(NamedTuple):
 
 def _model_image_shape(model: keras.Model, size: int | None) -> tuple[int, int, int | None]:
     """(size to optimise, size the model reads, channels)."""
-    shape = tuple(model.input_shape)
-    if len(shape) != 4 or shape[3] is None:
-        raise ValueError(f"model {model.name!r} has input shape {shape}; gradient ascent needs an image model "
-                         f"(N, H, W, C)")
+    shape = tuple(check_model(model).inputs[0].shape)
     if shape[1] is not None and shape[1] != shape[2]:
         raise ValueError(f"gradient ascent needs square model inputs, got {shape}")
     model_size = shape[1]
@@ -70,9 +69,14 @@ def _model_image_shape(model: keras.Model, size: int | None) -> tuple[int, int, 
 
 
 def _check_lr(lr, what: str) -> float:
-    if isinstance(lr, bool) or not isinstance(lr, numbers.Real) or not lr > 0:
-        raise ValueError(f"lr must be a positive number ({what}), got {lr!r}")
-    return float(lr)
+    return check_number(lr, "lr", low=0, low_open=True, what=f"a positive number ({what})")
+
+
+def _check_steps(steps, images: int, per_step: int) -> int:
+    """A positive number of steps whose trace (``per_step`` bytes a step) fits in memory."""
+    steps = check_positive_int(steps, "steps")
+    check_memory(steps * (per_step + 4 * images), f"steps={steps}", "use fewer steps (a few hundred are plenty)")
+    return steps
 
 
 def _box_blur(images: tf.Tensor) -> tf.Tensor:
@@ -151,16 +155,15 @@ def pixel_ascent(
     --------
     >>> images, trace = pixel_ascent(zoo.load("shapes"), ("conv4", 5))  # doctest: +SKIP
     """
-    steps, seed, lr = check_positive_int(steps, "steps"), check_seed(seed), _check_lr(lr, "the step size")
-    if isinstance(l2, bool) or not isinstance(l2, numbers.Real) or not 0 <= l2 < 1:
-        raise ValueError(f"l2 must be a number in [0, 1), the share of the distance to grey removed per step, "
-                         f"got {l2!r}")
-    if isinstance(blur_every, bool) or not isinstance(blur_every, numbers.Integral) or blur_every < 0:
-        raise ValueError(f"blur_every must be an int >= 0 (0 = never blur), got {blur_every!r}")
     size, _, channels = _model_image_shape(model, None)
+    seed, lr = check_seed(seed), _check_lr(lr, "the step size")
+    l2 = check_number(l2, "l2", low=0, high=1, high_open=True,
+                      what="a number in [0, 1), the share of the distance to grey removed per step")
+    blur_every = check_int(blur_every, "blur_every", low=0, what="an int >= 0 (0 = never blur)")
     objectives = as_objectives(objective)
+    steps = _check_steps(steps, len(objectives), 512)  # a small tensor per step
     read, key, weights = objective_reader(model, objectives, (size, size, channels))
-    step = cached(model, ("pixel_ascent", key), lambda: _pixel_step(read))
+    step = cached(model, ("pixel_ascent", key), lambda model: _pixel_step(read))
     weights, lr, l2 = [tf.constant(w) for w in weights], tf.constant(lr), tf.constant(float(l2))
     noise = [np.random.default_rng(None if seed is None else [seed, i]).standard_normal((size, size, channels))
              for i in range(len(objectives))]
@@ -228,15 +231,19 @@ def _named_amounts(items, known: dict, name: str, size: int) -> tuple:
     """("jitter", ("scale", 0.2)) -> (("jitter", 4.0), ("scale", 0.2)) with defaults filled in."""
     if isinstance(items, str):
         items = (items,)
+    if not isinstance(items, (tuple, list)):
+        raise TypeError(f"{name} must be a tuple of names or (name, amount) pairs, "
+                        f"e.g. (\"jitter\", (\"scale\", 0.2)), got {items!r}")
     out = []
     for item in items:
+        if not isinstance(item, str) and not (isinstance(item, (tuple, list)) and len(item) == 2):
+            raise TypeError(f"{name} must hold names or (name, amount) pairs, got {item!r}")
         key, amount = (item, None) if isinstance(item, str) else tuple(item)
         check_choice(key, name, tuple(known))
         if amount is None:
             amount = known[key] if known[key] is not None else max(1, size // 16)
-        if not isinstance(amount, numbers.Real) or amount < 0:
-            raise ValueError(f"{name} {key!r} needs an amount >= 0, got {amount!r}")
-        out.append((key, float(amount)))
+        amount = check_number(amount, f"{name} {key!r}", low=0, what="an amount >= 0 (a finite number)")
+        out.append((key, amount))
     return tuple(out)
 
 
@@ -459,19 +466,25 @@ def visualize(
     >>> images.shape, trace.shape  # doctest: +SKIP
     ((8, 64, 64, 3), (256, 8))
     """
-    steps, seed = check_positive_int(steps, "steps"), check_seed(seed)
+    size, model_size, channels = _model_image_shape(model, size)
+    seed = check_int(seed, "seed", low=0)
     check_choice(param, "param", ("fft", "pixel"))
     lr = _check_lr(lr, "Adam's learning rate")
-    size, model_size, channels = _model_image_shape(model, size)
+    decorrelate, progress = check_flag(decorrelate, "decorrelate"), check_flag(progress, "progress")
     transforms = _named_amounts(transforms, _TRANSFORMS, "transforms", size)
     regularizers = _named_amounts(regularizers, _REGULARIZERS, "regularizers", size)
     _check_size(size, transforms)
+    if preprocess is not None:
+        check_callable(preprocess, "preprocess", "a function of the image tensor, e.g. lambda x: x * 2 - 1")
     objectives = as_objectives(objective)
+    steps = _check_steps(steps, len(objectives), 0)
+    check_memory(16 * len(objectives) * max(size, model_size) ** 2 * channels * 4, f"visualize(size={size})",
+                 "use a smaller size")  # parameters, Adam's moments, images, transformed images
     read, key, weights = objective_reader(model, objectives, (model_size, model_size, channels))
     recipe = _Recipe(param, bool(decorrelate), transforms, regularizers, size, model_size, preprocess)
-    run = cached(model, ("visualize", key, recipe), lambda: _ascent_program(read, recipe))
+    run = cached(model, ("visualize", key, recipe), lambda model: _ascent_program(read, recipe))
     params = _initial_params(param, len(objectives), size, channels, seed)
-    batch_size = len(objectives) if batch_size is None else check_positive_int(batch_size, "batch_size")
+    batch_size = len(objectives) if batch_size is None else check_batch_size(batch_size, len(objectives))
     if steps_per_call is None:
         steps_per_call = max(1, steps // 8) if progress else steps
     steps_per_call = check_positive_int(steps_per_call, "steps_per_call")

@@ -29,7 +29,7 @@ import tensorflow as tf
 from labkit.forward import cached, predict_batched
 from labkit.layers import feature_model, iter_layers, last_conv_layer, logits_layer_and_softmax, producer, resolve_layer
 from labkit.targets import resolve_in_graph, target_logit, targets_or_predicted
-from labkit.validate import as_images, check_positive_int
+from labkit.validate import as_images, check_batch_size, check_flag, check_model
 
 __all__ = ["cam", "grad_cam", "grad_cam_pp"]
 
@@ -130,6 +130,8 @@ def cam(model: keras.Model, images, target=None, *, layer=None, upsample: bool =
     --------
     >>> maps = cam(zoo.load("shapes"), data.images[:4])  # (4, 8, 8) on conv4  # doctest: +SKIP
     """
+    model = check_model(model, kind=None)  # the CAM head's error before "not an image model"
+    upsample = check_flag(upsample, "upsample")
     maps_layer, dense = _cam_head(model)
     if layer is not None and resolve_layer(model, layer) is not maps_layer:
         raise ValueError(
@@ -139,7 +141,7 @@ def cam(model: keras.Model, images, target=None, *, layer=None, upsample: bool =
     batch, single = as_images(images, model=model)
     targets = targets_or_predicted(model, target, len(batch))  # (N,), -1 = predicted
     features = feature_model(model, [maps_layer])  # image -> [A (N, h, w, K), logits]
-    maps, logits = predict_batched(features, batch, batch_size=check_positive_int(batch_size, "batch_size"))
+    maps, logits = predict_batched(features, batch, batch_size=check_batch_size(batch_size, len(batch)))
     classes = resolve_in_graph(tf.constant(logits), tf.constant(targets)).numpy()  # (N,): c per image
     weights = dense.kernel.numpy()[:, classes].T  # (N, K): W[:, c] per image
     return _finish(np.einsum("nhwk,nk->nhw", maps, weights), batch, single, upsample)
@@ -187,9 +189,11 @@ def _weighted_maps_function(features: keras.Model, weigh):
 def _weighted_maps(features: keras.Model, weigh, batch: np.ndarray, targets: np.ndarray,
                    batch_size: int) -> np.ndarray:
     """Run the cached tf.function over the batch in chunks of ``batch_size``: (N, h, w)."""
-    function = cached(features, ("weighted_maps", weigh.__name__), lambda: _weighted_maps_function(features, weigh))
-    starts = range(0, len(batch), batch_size)  # over chunks, not images
-    return tf.concat([function(batch[s : s + batch_size], targets[s : s + batch_size]) for s in starts], 0).numpy()
+    function = cached(features, ("weighted_maps", weigh.__name__),
+                      lambda features: _weighted_maps_function(features, weigh))
+    parts = [function(batch[s : s + batch_size], targets[s : s + batch_size]).numpy()
+             for s in range(0, len(batch), batch_size)]  # over chunks, not images; each on the host when done
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
 
 def grad_cam(model: keras.Model, images, target=None, *, layer=None, upsample: bool = False,
@@ -265,9 +269,11 @@ def grad_cam_pp(model: keras.Model, images, target=None, *, layer=None, upsample
 
 def _gradient_cam(model, images, target, weigh, layer, upsample, relu, batch_size) -> np.ndarray:
     """Shared body of grad_cam and grad_cam_pp."""
+    model = check_model(model, kind=None)  # "no 2-D convolution layer" says more than "not an image model"
     maps_layer = _feature_layer(model, layer)
     batch, single = as_images(images, model=model)
+    relu, upsample = check_flag(relu, "relu"), check_flag(upsample, "upsample")
     features = feature_model(model, [maps_layer])  # image -> [A (N, h, w, K), logits]
     targets = targets_or_predicted(model, target, len(batch))  # (N,), -1 = predicted: resolved in the graph
-    maps = _weighted_maps(features, weigh, batch, targets, check_positive_int(batch_size, "batch_size"))
+    maps = _weighted_maps(features, weigh, batch, targets, check_batch_size(batch_size, len(batch)))
     return _finish(np.maximum(maps, 0.0) if relu else maps, batch, single, upsample)

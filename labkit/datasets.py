@@ -18,6 +18,7 @@ from scipy import ndimage
 # the toy world's names the notebooks use, re-exported; ImageSet is also what digits returns
 from labkit.toyworld import BACKGROUNDS, COLOURS, SHAPES, TEXTURES, ImageSet, concept_images, toy_world
 from labkit.toyworld import _check_n_size, _choose, _rng  # the same argument checks and seeding for all data
+from labkit.validate import as_array, check_memory, check_positive_int, check_seed
 
 __all__ = [
     "digits", "PHOTOS", "photos", "LoanData", "encode_loan", "loan_table", "LOAN_BIAS",
@@ -37,7 +38,8 @@ def digits(split: str = "train", *, size: int = 32, seed: int = 0) -> ImageSet:
     from sklearn.datasets import load_digits
     from sklearn.model_selection import train_test_split
     _choose(split, ("train", "test"), "split")
-    _check_n_size(1, size)
+    _, size = _check_n_size(1797, size, "digits")
+    seed = check_seed(seed)
     data = load_digits()
     idx_train, idx_test = train_test_split(np.arange(len(data.target)), test_size=0.25,
                                            stratify=data.target, random_state=seed)
@@ -60,7 +62,13 @@ def photos(names: str | Sequence[str] = tuple(PHOTOS), *, size: int = 224) -> di
     """
     import skimage.data
     from skimage.transform import resize
+    if names is None or not isinstance(names, (str, list, tuple)):
+        raise TypeError(f"names must be a photo name or a list of them ({', '.join(PHOTOS)}), got {names!r}")
     names = (names,) if isinstance(names, str) else tuple(names)
+    if not names:
+        raise ValueError(f"names is empty; pass one or more of {', '.join(PHOTOS)}")
+    size = check_positive_int(size, "size")
+    check_memory(len(names) * size * size * 3 * 8 * 3, f"photos(size={size})", "use a smaller size, e.g. 224")
     out = {}
     for name in names:
         _choose(name, PHOTOS, "names")
@@ -106,8 +114,38 @@ class LoanData:
         return len(self.y)
 
 
+_NUMERIC = ("age", "education_num", "hours_per_week", "capital_gain")
+_CATEGORIES = {"occupation": OCCUPATIONS, "marital_status": MARITAL, "race": RACES, "sex": ("female", "male")}
+
+
+def _raw_columns(raw) -> dict:
+    """The raw table's columns checked: numbers finite (capital gain >= 0), categories known, one length."""
+    if not isinstance(raw, dict):
+        raise TypeError(f"raw must be a dict of columns like loan_table(...).raw, got {type(raw).__name__}")
+    missing = [c for c in (*_NUMERIC, *_CATEGORIES) if c not in raw]
+    if missing:
+        raise ValueError(f"raw is missing the column(s) {', '.join(missing)}; it needs "
+                         f"{', '.join((*_NUMERIC, *_CATEGORIES))} (like loan_table(...).raw)")
+    columns = {c: as_array(raw[c], f"raw[{c!r}]", ndim=1, shape="(N,)") for c in _NUMERIC}
+    if (columns["capital_gain"] < 0).any():
+        raise ValueError("raw['capital_gain'] must be >= 0")
+    for c, valid in _CATEGORIES.items():
+        values = np.asarray(raw[c])
+        unknown = sorted(set(values.ravel().tolist()) - set(valid))
+        if values.ndim != 1 or unknown:
+            raise ValueError(f"raw[{c!r}] must be a column (N,) of {', '.join(map(repr, valid))}; "
+                             f"got {', '.join(map(repr, unknown[:3])) or f'shape {values.shape}'}")
+        columns[c] = values
+    lengths = {len(v) for v in columns.values()}
+    if len(lengths) != 1:
+        raise ValueError(f"raw's columns have different lengths {sorted(lengths)}; "
+                         f"every column needs one value per row")
+    return columns
+
+
 def encode_loan(raw: dict) -> tuple[np.ndarray, tuple]:
     """Turn a raw loan table (dict of columns) into model inputs and their names."""
+    raw = _raw_columns(raw)
     cols, names = [], []
     for col, centre, scale in (("age", 42.0, 13.0), ("education_num", 10.0, 2.6),
                                ("hours_per_week", 40.0, 12.0)):
@@ -115,8 +153,7 @@ def encode_loan(raw: dict) -> tuple[np.ndarray, tuple]:
         names.append(col)
     cols.append(np.log1p(np.asarray(raw["capital_gain"], np.float32)) / 5.0)
     names.append("log_capital_gain")
-    for col, values in (("occupation", OCCUPATIONS), ("marital_status", MARITAL),
-                        ("race", RACES), ("sex", ("female", "male"))):
+    for col, values in _CATEGORIES.items():
         for v in values[:-1] if col == "sex" else values:
             cols.append((np.asarray(raw[col]) == v).astype(np.float32))
             names.append(f"{col}={v}")
@@ -135,7 +172,8 @@ def loan_table(split: str = "train", n: int = 4000, *, seed: int = 0) -> LoanDat
     fairness lab must find it.
     """
     _choose(split, ("train", "test"), "split")
-    _check_n_size(n, 16)
+    n = check_positive_int(n, "n")
+    check_memory(n * 1000, f"loan_table(n={n})", "ask for fewer rows (n)")  # about 500 bytes per row at the peak
     rng = _rng(seed, "loan", split)
     female = rng.random(n) < 0.45
     age = np.clip(rng.normal(40, 12, n), 18, 75).round()

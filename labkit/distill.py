@@ -29,7 +29,6 @@ and LIME), are in :mod:`labkit.fairness`.
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -42,10 +41,13 @@ from sklearn.tree import DecisionTreeClassifier, export_text
 from labkit import zoo
 from labkit.forward import predict_batched
 from labkit.targets import logits_model, num_classes, softmax
-from labkit.validate import as_images, check_positive_int, check_seed
+from labkit.validate import (
+    as_images, as_labels, as_table, check_batch_size, check_int, check_model, check_names,
+    check_number, check_positive_int, check_predictor, check_seed,
+)
 
 __all__ = [
-    "as_table", "check_names", "model_scores", "predict_classes",
+    "model_scores", "predict_classes",
     "Surrogate", "surrogate_tree", "surrogate_linear", "fidelity",
     "agreement", "distill_cnn",
 ]
@@ -54,49 +56,34 @@ __all__ = [
 # --- predictions of any model ------------------------------------------------------
 
 
-def as_table(X, name: str = "X") -> np.ndarray:
-    """Validate a feature table: (N, D) finite float32 with N >= 1.
-
-    Raises a ``TypeError``/``ValueError`` naming ``name`` for anything else.
-    """
-    if isinstance(X, (str, bytes, dict)) or X is None:
-        raise TypeError(f"{name} must be a numeric array of shape (N, D), got {type(X).__name__}")
-    array = np.asarray(X.numpy() if hasattr(X, "numpy") else X)
-    if array.dtype.kind not in "biuf":
-        raise TypeError(f"{name} must hold numbers, got dtype {array.dtype}")
-    if array.ndim != 2:
-        raise ValueError(f"{name} must have shape (N, D), got shape {array.shape}")
-    if array.shape[0] == 0:
-        raise ValueError(f"{name} is empty (shape {array.shape}); pass at least one row")
-    if not np.all(np.isfinite(array)):
-        raise ValueError(f"{name} contains NaN or inf values")
-    return np.ascontiguousarray(array, dtype=np.float32)
+def _inputs(model, X, x_name: str = "X", model_name: str = "model"):
+    return check_predictor(model, X, name=model_name, x_name=x_name)
 
 
-def check_names(names: Sequence[str] | None, n: int, *, prefix: str = "x", name: str = "feature_names") -> tuple:
-    """``n`` names as strings, or ``prefix0 .. prefix{n-1}`` when ``names`` is None."""
-    if names is None:
-        return tuple(f"{prefix}{i}" for i in range(n))
-    names = tuple(str(value) for value in names)
-    if len(names) != n:
-        raise ValueError(f"{name} has {len(names)} entries but there are {n}")
-    return names
-
-
-def model_scores(model, X: np.ndarray, *, batch_size: int = 256) -> np.ndarray:
+def model_scores(model, X, *, batch_size: int = 256) -> np.ndarray:
     """What any model says about the rows of X: (N, K) scores, or (N,) classes.
 
     A keras model gives its (N, K) logits, computed in batches; a
     scikit-learn estimator its (N,) predicted classes; a function whatever
-    it returns for X.
+    it returns for X (checked: finite, one row or class per input).
     """
+    model, X = _inputs(model, X)
+    return _scores(model, X, batch_size)
+
+
+def _scores(model, X: np.ndarray, batch_size: int) -> np.ndarray:
     if isinstance(model, keras.Model):
-        return predict_batched(logits_model(model), X, batch_size=batch_size)[0]
+        return predict_batched(logits_model(model), X, batch_size=check_batch_size(batch_size, len(X)))[0]
     if hasattr(model, "predict") and hasattr(model, "fit"):  # a scikit-learn estimator: classes
-        return np.asarray(model.predict(X))
-    if callable(model):
-        return np.asarray(model(X))
-    raise TypeError(f"model must be a keras.Model, a scikit-learn estimator or a function, got {type(model).__name__}")
+        scores = np.asarray(model.predict(X))
+    else:
+        scores = np.asarray(model(X))
+    if scores.dtype.kind not in "biuf" or scores.ndim not in (1, 2) or len(scores) != len(X):
+        raise ValueError(f"the model returned {scores.dtype} of shape {scores.shape} for {len(X)} inputs; "
+                         f"expected (N, K) scores or (N,) classes")
+    if not np.isfinite(scores).all():
+        raise ValueError("the model returned NaN or inf scores; check the model and its inputs")
+    return scores
 
 
 def predict_classes(model, X, *, batch_size: int = 256) -> np.ndarray:
@@ -108,7 +95,8 @@ def predict_classes(model, X, *, batch_size: int = 256) -> np.ndarray:
         A keras model is run in batches on its logits; a callable may return
         (N, K) scores or (N,) classes.
     X : array-like
-        (N, D) features (or (N, H, W, C) images for an image model).
+        (N, D) features (or (N, H, W, C) images for an image model), checked
+        like every labkit input (finite; floats, not 0-255 pixels).
     batch_size : int
 
     Returns
@@ -121,13 +109,16 @@ def predict_classes(model, X, *, batch_size: int = 256) -> np.ndarray:
     >>> predict_classes(zoo.load("loan"), loan.X)[:5]  # doctest: +SKIP
     array([1, 0, 0, 1, 1])
     """
-    X = np.asarray(X, np.float32)
-    scores = model_scores(model, X, batch_size=check_positive_int(batch_size, "batch_size"))
+    model, X = _inputs(model, X)
+    return _classes(model, X, check_batch_size(batch_size, len(X)))
+
+
+def _classes(model, X: np.ndarray, batch_size: int) -> np.ndarray:
+    """predict_classes on already checked inputs."""
+    scores = _scores(model, X, batch_size)
     if scores.ndim == 2:
         return np.argmax(scores, axis=1).astype(np.int64)
-    if scores.ndim == 1 and len(scores) == len(X):
-        return scores.astype(np.int64)
-    raise ValueError(f"the model returned shape {scores.shape} for {len(X)} inputs; expected (N, K) or (N,)")
+    return as_labels(scores, len(X), name="the model's predicted classes")
 
 
 # --- the global surrogate ------------------------------------------------------------
@@ -181,19 +172,16 @@ class Surrogate:
 
 
 def _labels(y, n: int, name: str) -> np.ndarray:
-    y = np.asarray(y)
-    if y.shape != (n,):
-        raise ValueError(f"{name} must have shape ({n},), one label per row, got {y.shape}")
-    return y.astype(np.int64)
+    return as_labels(y, n, name=name)
 
 
 def _split(X, y, X_test, y_test, test_size: float, seed: int):
     """(X_train, y_train, X_held, y_held): the given X_test, or a seeded split of X."""
     if X_test is not None:
-        X_held = as_table(X_test, "X_test")
-        if X_held.shape[1] != X.shape[1]:
-            raise ValueError(f"X_test has {X_held.shape[1]} columns but X has {X.shape[1]}")
+        X_held = as_table(X_test, name="X_test", columns=X.shape[1])
         return X, y, X_held, None if y_test is None else _labels(y_test, len(X_held), "y_test")
+    if y_test is not None:
+        raise ValueError("y_test was given without X_test; pass the held-out rows as X_test too")
     if len(X) < 4:
         raise ValueError(f"X has {len(X)} rows; pass at least 4 (or an X_test) to hold some out for the fidelity")
     if y is None:
@@ -206,11 +194,19 @@ def _split(X, y, X_test, y_test, test_size: float, seed: int):
 def _fit_surrogate(estimator, model, X, y, *, feature_names, class_names, X_test, y_test, test_size, seed,
                    batch_size) -> Surrogate:
     """Fit ``estimator`` to the model's predictions on the training rows, measure it on the held-out rows."""
-    X = as_table(X)
+    model, X = _inputs(model, X)
+    if X.ndim != 2:
+        raise ValueError(f"X must have shape (N, D), a table (surrogates read features), got shape {X.shape}")
     y = None if y is None else _labels(y, len(X), "y")
+    test_size = check_number(test_size, "test_size", low=0, high=1, low_open=True, high_open=True,
+                             what="a share between 0 and 1, e.g. 0.25")
+    batch_size = check_batch_size(batch_size)
+    feature_names = check_names(feature_names, X.shape[1])
+    if isinstance(class_names, (str, bytes)):
+        check_names(class_names, 0, name="class_names")  # one string: refused before the fit
     X_train, y_train, X_held, y_held = _split(X, y, X_test, y_test, test_size, check_seed(seed))
-    teacher_train = predict_classes(model, X_train, batch_size=batch_size)  # the model's decisions, not y
-    teacher_held = predict_classes(model, X_held, batch_size=batch_size)
+    teacher_train = _classes(model, X_train, batch_size)  # the model's decisions, not y
+    teacher_held = _classes(model, X_held, batch_size)
     if len(np.unique(teacher_train)) < 2:
         raise ValueError(f"the model predicts only class {teacher_train[0]} on X; a surrogate needs both decisions")
     predicted = estimator.fit(X_train, teacher_train).predict(X_held)
@@ -219,7 +215,7 @@ def _fit_surrogate(estimator, model, X, y, *, feature_names, class_names, X_test
         estimator, float(np.mean(predicted == teacher_held)),
         None if y_held is None else float(np.mean(predicted == y_held)),
         None if y_held is None else float(np.mean(teacher_held == y_held)),
-        check_names(feature_names, X.shape[1]),
+        feature_names,
         check_names(class_names, n_classes, prefix="class ", name="class_names"),
         len(X_train), len(X_held),
     )
@@ -277,7 +273,8 @@ def surrogate_tree(
     >>> s.fidelity, s.tree.get_depth()  # doctest: +SKIP
     (0.92, 3)
     """
-    tree = DecisionTreeClassifier(max_depth=check_positive_int(max_depth, "max_depth"), random_state=check_seed(seed))
+    tree = DecisionTreeClassifier(max_depth=check_positive_int(max_depth, "max_depth", high=1000),
+                                  random_state=check_seed(seed))
     return _fit_surrogate(tree, model, X, y, feature_names=feature_names, class_names=class_names, X_test=X_test,
                           y_test=y_test, test_size=test_size, seed=seed, batch_size=batch_size)
 
@@ -307,9 +304,8 @@ def surrogate_linear(
     >>> s = surrogate_linear(model, loan.X, loan.y, feature_names=loan.feature_names)  # doctest: +SKIP
     >>> print(s.describe())  # doctest: +SKIP
     """
-    if not (isinstance(C, numbers.Real) and C > 0):
-        raise ValueError(f"C must be a positive number, got {C!r}")
-    linear = LogisticRegression(C=float(C), max_iter=5000)
+    C = check_number(C, "C", low=0, low_open=True, what="a positive number (the inverse L2 penalty)")
+    linear = LogisticRegression(C=C, max_iter=5000)
     return _fit_surrogate(linear, model, X, y, feature_names=feature_names, class_names=class_names, X_test=X_test,
                           y_test=y_test, test_size=test_size, seed=seed, batch_size=batch_size)
 
@@ -334,12 +330,19 @@ def fidelity(model_or_predictions, surrogate, X, *, batch_size: int = 1024) -> f
     >>> fidelity(model, s, loan.X)  # doctest: +SKIP
     0.79
     """
-    X = as_table(X)
     estimator = surrogate.estimator if isinstance(surrogate, Surrogate) else surrogate
+    if not hasattr(estimator, "predict"):
+        raise TypeError(f"surrogate must be a Surrogate (from surrogate_tree or surrogate_linear) or a fitted "
+                        f"scikit-learn classifier, got {type(surrogate).__name__}")
+    X = as_table(X)
+    n_features = getattr(estimator, "n_features_in_", X.shape[1])
+    if X.shape[1] != n_features:
+        raise ValueError(f"X has {X.shape[1]} columns but the surrogate was fitted on {n_features}")
     if isinstance(model_or_predictions, (np.ndarray, list, tuple)):
         predictions = _labels(model_or_predictions, len(X), "model_or_predictions")
     else:
-        predictions = predict_classes(model_or_predictions, X, batch_size=batch_size)
+        model, X = check_predictor(model_or_predictions, X, name="model_or_predictions")
+        predictions = _classes(model, X, check_batch_size(batch_size, len(X)))
     return float(np.mean(estimator.predict(X) == predictions))
 
 # --- knowledge distillation of an image model ----------------------------------------
@@ -347,8 +350,10 @@ def fidelity(model_or_predictions, surrogate, X, *, batch_size: int = 1024) -> f
 
 def agreement(teacher, student, images, *, batch_size: int = 256) -> float:
     """Share of images on which two models predict the same class."""
-    return float(np.mean(predict_classes(teacher, images, batch_size=batch_size)
-                         == predict_classes(student, images, batch_size=batch_size)))
+    teacher, X = _inputs(teacher, images, "images", "teacher")
+    student, X = _inputs(student, X, "images", "student")
+    batch_size = check_batch_size(batch_size, len(X))
+    return float(np.mean(_classes(teacher, X, batch_size) == _classes(student, X, batch_size)))
 
 
 def distill_cnn(
@@ -397,21 +402,26 @@ def distill_cnn(
     >>> agreement(teacher, student, datasets.digits("test").images)  # doctest: +SKIP
     0.98
     """
+    teacher = check_model(teacher, name="teacher")
     images, _ = as_images(images, model=teacher)
-    if not (isinstance(temperature, numbers.Real) and temperature > 0):
-        raise ValueError(f"temperature must be a positive number, got {temperature!r}")
+    temperature = check_number(temperature, "temperature", low=0, low_open=True, what="a positive number")
+    learning_rate = check_number(learning_rate, "learning_rate", low=0, low_open=True, what="a positive number")
     classes = num_classes(teacher)
-    keras.utils.set_random_seed(check_seed(seed))
+    labels = None if labels is None else as_labels(labels, len(images), num_classes=classes, name="labels")
+    if isinstance(widths, (str, bytes)) or not isinstance(widths, (tuple, list)) or not widths:
+        raise TypeError(f"widths must be a non-empty tuple of positive ints, e.g. (8, 16, 16), got {widths!r}")
     widths = tuple(check_positive_int(w, "widths") for w in widths)
+    epochs = check_positive_int(epochs, "epochs")
+    batch_size = check_batch_size(batch_size, len(images))
+    keras.utils.set_random_seed(check_int(seed, "seed", low=0))
     student = zoo.build_cnn(images.shape[1:], classes, widths=widths, batchnorm=True, name="student")
     if labels is None:
-        targets = softmax(model_scores(teacher, images) / temperature)  # (N, K) soft targets
+        targets = softmax(_scores(teacher, images, 256) / temperature)  # (N, K) soft targets
     else:
-        targets = np.eye(classes, dtype=np.float32)[_labels(labels, len(images), "labels")]
+        targets = np.eye(classes, dtype=np.float32)[labels]
         temperature = 1.0
     t = float(temperature)
     loss = lambda y, z: t * t * keras.losses.categorical_crossentropy(y, z / t, from_logits=True)  # noqa: E731
     student.compile(optimizer=keras.optimizers.Adam(learning_rate), loss=loss)
-    student.fit(images, targets.astype(np.float32), batch_size=batch_size, epochs=check_positive_int(epochs, "epochs"),
-                shuffle=True, verbose=0)
+    student.fit(images, targets.astype(np.float32), batch_size=batch_size, epochs=epochs, shuffle=True, verbose=0)
     return zoo.fold_batchnorm(student, widths=widths, name="student")  # the plain CNN, as in the zoo

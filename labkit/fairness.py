@@ -26,9 +26,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from labkit.distill import as_table, check_names, model_scores, predict_classes
+from labkit.distill import model_scores, predict_classes
 from labkit.targets import softmax
-from labkit.validate import check_choice, check_positive_int, check_seed
+from labkit.validate import (
+    as_array, check_batch_size, check_choice, check_class, check_flag, check_memory, check_names,
+    check_positive_int, check_predictor, check_seed,
+)
 
 __all__ = [
     "GroupRate", "group_rates", "Importance", "permutation_importance", "FlipResult", "flip_test",
@@ -90,18 +93,19 @@ def group_rates(decisions, groups, *, merit=None, n_bins: int = 5) -> tuple:
     >>> group_rates(predict_classes(model, loan.X), loan.raw["sex"], merit=loan.merit)  # doctest: +SKIP
     (GroupRate(group='female', n=..., rate=0.3, matched_rate=0.33), GroupRate(group='male', ...))
     """
-    decisions = np.asarray(decisions, np.float64)
-    groups = np.asarray(groups)
-    if decisions.ndim != 1 or groups.shape != decisions.shape:
-        raise ValueError(f"decisions and groups must both have shape (N,), got {decisions.shape} and {groups.shape}")
+    decisions = as_array(decisions, "decisions", ndim=1, shape="(N,)", allow_bool=True, dtype=np.float64)
     if not np.isin(decisions, (0, 1)).all():
         raise ValueError("decisions must be 0/1 (declined/approved)")
-    bins = None
+    if groups is None or isinstance(groups, (str, bytes, dict)):
+        raise TypeError(f"groups must be an array (N,) with the group of each row, got {type(groups).__name__}")
+    groups = np.asarray(groups)
+    if groups.shape != decisions.shape:
+        raise ValueError(f"decisions and groups must both have shape (N,), got {decisions.shape} and {groups.shape}")
+    bins, n_bins = None, check_positive_int(n_bins, "n_bins")
     if merit is not None:
-        merit = np.asarray(merit, np.float64)
+        merit = as_array(merit, "merit", ndim=1, shape=f"{decisions.shape}", dtype=np.float64)
         if merit.shape != decisions.shape:
             raise ValueError(f"merit must have shape {decisions.shape}, got {merit.shape}")
-        n_bins = check_positive_int(n_bins, "n_bins")
         edges = np.quantile(merit, np.linspace(0, 1, n_bins + 1)[1:-1])
         bins = np.searchsorted(edges, merit, side="left")  # (N,) in 0..n_bins-1; ties go down
     return tuple(
@@ -169,10 +173,13 @@ def permutation_importance(
     >>> permutation_importance(model, loan.X, feature_names=loan.feature_names)[:2]  # doctest: +SKIP
     (Importance(feature='education_num', mean=0.2, std=0.01), Importance(feature='sex', mean=0.1, std=0.01))
     """
-    X = as_table(X)
+    model, X = _table(model, X)
     names = check_names(feature_names, X.shape[1])
     n_repeats, seed = check_positive_int(n_repeats, "n_repeats"), check_seed(seed)
-    groups = _feature_groups(names, grouped)
+    groups = _feature_groups(names, check_flag(grouped, "grouped"))
+    batch_size = check_batch_size(batch_size)
+    check_memory(2 * X.nbytes * len(groups) * n_repeats, f"permutation_importance(n_repeats={n_repeats})",
+                 "use fewer repeats or rows")  # every shuffled copy, and their predictions
     rng = np.random.default_rng(seed)
     copies = np.repeat(X[None], len(groups) * n_repeats, axis=0)  # (F * R, N, D)
     shuffles = [columns for columns in groups.values() for _ in range(n_repeats)]
@@ -228,9 +235,10 @@ def flip_test(model, X, column, *, feature_names: Sequence[str] | None = None, b
     >>> flip_test(model, loan.X, "sex=female", feature_names=loan.feature_names).by_value[1]  # doctest: +SKIP
     {'n': 450, 'gained': 80, 'lost': 0}
     """
-    X = as_table(X)
+    model, X = _table(model, X)
     names = check_names(feature_names, X.shape[1])
     j = _column_index(column, names)
+    batch_size = check_batch_size(batch_size)
     values = X[:, j]
     if not np.isin(values, (0, 1)).all():
         raise ValueError(f"column {names[j]!r} must hold only 0 and 1 to be flipped, "
@@ -243,6 +251,14 @@ def flip_test(model, X, column, *, feature_names: Sequence[str] | None = None, b
     by_value = {int(v): {"n": int(np.sum(values == v)), "gained": int(np.sum(gained & (values == v))),
                          "lost": int(np.sum(lost & (values == v)))} for v in (0, 1)}
     return FlipResult(names[j], len(X), int(gained.sum() + lost.sum()), int(gained.sum()), int(lost.sum()), by_value)
+
+
+def _table(model, X, name: str = "X") -> tuple:
+    """(model, X) checked: any model of predict_classes, and X an (N, D) table it takes."""
+    model, X = check_predictor(model, X, x_name=name)
+    if X.ndim != 2:
+        raise ValueError(f"{name} must have shape (N, D), a table of rows, got shape {X.shape}")
+    return model, X
 
 
 def _column_index(column, names: tuple) -> int:
@@ -391,11 +407,17 @@ def explain_applicant(
     Contribution(feature='sex=female', value=1.0, contribution=-0.9)
     """
     check_choice(method, "method", ("shap", "lime"))
-    background = as_table(background, "background")
-    row = as_table(np.asarray(row)[None], "row")[0]
+    model, background = _table(model, background, "background")
+    row = as_array(row, "row", ndim=1, shape="(D,): one applicant's features (pass X[i], not X[i:i+1])")
     if row.shape[0] != background.shape[1]:
         raise ValueError(f"row has {row.shape[0]} features but background has {background.shape[1]} columns")
     names = check_names(feature_names, len(row))
+    batch_size = check_batch_size(batch_size)
+    scores = model_scores(model, row[None], batch_size=batch_size)  # (1, K) scores, or (1,) a class
+    if scores.ndim != 2:
+        raise ValueError("explain_applicant needs a model that returns scores per class (a keras model or a "
+                         "function returning (N, K)), not only the predicted class")
+    target = check_class(target, scores.shape[1])
     explain = _shap if method == "shap" else _lime
-    return explain(model, row, background, names, int(target), check_positive_int(n_samples, "n_samples"),
-                   check_seed(seed), check_positive_int(batch_size, "batch_size"))
+    return explain(model, row, background, names, target, check_positive_int(n_samples, "n_samples"),
+                   check_seed(seed), batch_size)

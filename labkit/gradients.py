@@ -32,7 +32,10 @@ import tensorflow as tf
 
 from labkit.forward import cached
 from labkit.targets import explained_classes, logits_model, target_logit, targets_or_predicted
-from labkit.validate import as_images, check_choice, check_positive_int, check_seed
+from labkit.validate import (
+    as_images, check_batch_size, check_choice, check_int, check_memory, check_model, check_number,
+    check_positive_int, check_seed,
+)
 
 __all__ = ["saliency", "smoothgrad", "integrated_gradients", "gradient_x_input"]
 
@@ -44,6 +47,7 @@ __all__ = ["saliency", "smoothgrad", "integrated_gradients", "gradient_x_input"]
 
 def _prepare(model: keras.Model, images, target) -> tuple[np.ndarray, bool, keras.Model, np.ndarray]:
     """Validate the inputs; return (batch, single, logits model, targets with -1 = predicted)."""
+    model = check_model(model)
     batch, single = as_images(images, model=model)
     return batch, single, logits_model(model), targets_or_predicted(model, target, len(batch))
 
@@ -88,7 +92,7 @@ def _gradient_function(net: keras.Model):
     backward graph is built only once.
     """
 
-    def make():
+    def make(net):  # a weak proxy: the compiled function must not keep the model alive
         def gradient(x, targets):  # a named function: AutoGraph cannot read nested lambdas
             return _input_gradient(net, x, targets)
 
@@ -97,11 +101,12 @@ def _gradient_function(net: keras.Model):
     return cached(net, ("gradient",), make)
 
 
-def _gradients(net: keras.Model, batch: np.ndarray, targets: np.ndarray, batch_size: int) -> tf.Tensor:
-    """dS_c/dx for all images, in chunks of ``batch_size``: (N, H, W, C)."""
+def _per_chunk(net: keras.Model, batch: np.ndarray, targets: np.ndarray, batch_size: int, finish) -> np.ndarray:
+    """``finish(x, dS_c/dx)`` for all images, in chunks of ``batch_size``, each moved to the host when done."""
     function = _gradient_function(net)
-    starts = range(0, len(batch), batch_size)  # over chunks, not images
-    return tf.concat([function(batch[s : s + batch_size], targets[s : s + batch_size]) for s in starts], 0)
+    parts = [finish(batch[s : s + batch_size], function(batch[s : s + batch_size], targets[s : s + batch_size]))
+             .numpy() for s in range(0, len(batch), batch_size)]  # over chunks, not images
+    return parts[0] if len(parts) == 1 else np.concatenate(parts)
 
 
 def saliency(model: keras.Model, images, target=None, *, batch_size: int = 64) -> np.ndarray:
@@ -133,9 +138,9 @@ def saliency(model: keras.Model, images, target=None, *, batch_size: int = 64) -
     >>> maps = saliency(zoo.load("shapes"), data.images[:8])  # (8, 64, 64)  # doctest: +SKIP
     """
     batch, single, net, targets = _prepare(model, images, target)
-    batch_size = check_positive_int(batch_size, "batch_size")
-    gradient = _gradients(net, batch, targets, batch_size)  # (N, H, W, C)
-    return _output(_max_abs_over_channels(gradient), single)
+    batch_size = check_batch_size(batch_size, len(batch))
+    maps = _per_chunk(net, batch, targets, batch_size, lambda x, gradient: _max_abs_over_channels(gradient))
+    return maps[0] if single else maps  # (N, H, W)
 
 
 def gradient_x_input(model: keras.Model, images, target=None, *, batch_size: int = 64,
@@ -164,9 +169,9 @@ def gradient_x_input(model: keras.Model, images, target=None, *, batch_size: int
     """
     check_choice(reduce, "reduce", ("sum", None))
     batch, single, net, targets = _prepare(model, images, target)
-    batch_size = check_positive_int(batch_size, "batch_size")
-    attributions = batch * _gradients(net, batch, targets, batch_size)  # (N, H, W, C)
-    return _output(_reduce_channels(attributions, reduce), single)
+    batch_size = check_batch_size(batch_size, len(batch))
+    maps = _per_chunk(net, batch, targets, batch_size, lambda x, gradient: _reduce_channels(x * gradient, reduce))
+    return maps[0] if single else maps  # (N, H, W) or (N, H, W, C)
 
 
 def _reduce_channels(attributions: tf.Tensor, reduce: str | None) -> tf.Tensor:
@@ -260,13 +265,15 @@ def smoothgrad(model: keras.Model, images, target=None, *, n: int = 32, noise: f
     """
     check_choice(magnitude, "magnitude", tuple(_MAGNITUDES))
     batch, single, net, _ = _prepare(model, images, target)  # target checked here, resolved below
-    n, batch_size = check_positive_int(n, "n"), check_positive_int(batch_size, "batch_size")
+    n = check_positive_int(n, "n")
+    check_int(len(batch) * n, "n x the number of images", what="at most 2**31 - 1: use fewer samples n or images")
+    check_memory(4 * n * batch[0].size, f"smoothgrad(n={n})", "use fewer samples n")  # the n noise patterns
+    batch_size = check_batch_size(batch_size, len(batch) * n)
     seed = check_seed(seed)
     seed = int(np.random.default_rng().integers(2**31 - 1)) if seed is None else seed % (2**31 - 1)
-    if isinstance(noise, bool) or not isinstance(noise, numbers.Real) or not 0 <= noise < np.inf:
-        raise ValueError(f"noise must be a number >= 0 (a fraction of the image's value range), got {noise!r}")
+    noise = check_number(noise, "noise", low=0, what="a number >= 0 (a fraction of the image's value range)")
     targets = explained_classes(model, batch, target, batch_size=batch_size)  # class of the clean image
-    function = cached(net, ("smoothgrad", magnitude), lambda: _smoothgrad_function(net, magnitude))
+    function = cached(net, ("smoothgrad", magnitude), lambda net: _smoothgrad_function(net, magnitude))
     total = function(batch, targets, _noise_scale(batch, noise), n, seed, batch_size)  # (N, H, W, C)
     return _output(_max_abs_over_channels(total / n), single)
 
@@ -315,7 +322,7 @@ def _path_gradient_function(net: keras.Model):
 def _baselines(baseline, batch: np.ndarray, model: keras.Model) -> np.ndarray:
     """A float or an array (H, W, C) / (N, H, W, C), broadcast to the batch's shape."""
     if isinstance(baseline, numbers.Real) and not isinstance(baseline, bool):
-        return np.full_like(batch, float(baseline))
+        return np.full_like(batch, check_number(baseline, "baseline"))
     array, _ = as_images(baseline, name="baseline", model=model)  # (1 or N, H, W, C)
     if len(array) not in (1, len(batch)) or array.shape[1:] != batch.shape[1:]:
         raise ValueError(
@@ -365,10 +372,14 @@ def integrated_gradients(model: keras.Model, images, target=None, *, baseline=0.
     """
     check_choice(reduce, "reduce", ("sum", None))
     batch, single, net, _ = _prepare(model, images, target)  # target checked here, resolved below
-    steps, batch_size = check_positive_int(steps, "steps"), check_positive_int(batch_size, "batch_size")
+    steps = check_positive_int(steps, "steps")
+    total = check_int(len(batch) * steps, "steps x the number of images",
+                      what="at most 2**31 - 1: use fewer steps or images")
+    check_memory(8 * steps, f"integrated_gradients(steps={steps})", "use fewer steps")  # the path's points
+    batch_size = check_batch_size(batch_size, total)
     baselines = _baselines(baseline, batch, model)
     targets = explained_classes(model, batch, target, batch_size=batch_size)  # class of x, not of the path
     alphas, weights = _midpoint(steps)
-    function = cached(net, ("path",), lambda: _path_gradient_function(net))
+    function = cached(net, ("path",), lambda net: _path_gradient_function(net))
     mean_gradient = function(batch, targets, baselines, alphas, weights, batch_size)  # (N, H, W, C)
     return _output(_reduce_channels((batch - baselines) * mean_gradient, reduce), single)

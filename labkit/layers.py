@@ -37,7 +37,7 @@ import numpy as np
 from keras import ops
 
 from labkit.forward import cached, predict_batched
-from labkit.validate import as_images
+from labkit.validate import as_images, check_batch_size, check_flag, check_model
 
 __all__ = [
     "resolve_layer",
@@ -95,28 +95,33 @@ def iter_layers(model: keras.Model) -> Iterator[keras.layers.Layer]:
     >>> [layer.name for layer in iter_layers(model)]  # doctest: +SKIP
     ['resnet50v2', 'conv1_pad', 'conv1_conv', ..., 'post_relu', 'gap', 'dense']
     """
+    return _walk(check_model(model, kind=None))
+
+
+def _walk(model: keras.Model) -> Iterator[keras.layers.Layer]:
     for layer in model.layers:
         if isinstance(layer, keras.layers.InputLayer):
             continue
         yield layer
         if isinstance(layer, keras.Model):
-            yield from iter_layers(layer)
+            yield from _walk(layer)
 
 
-def _unknown_name_error(model: keras.Model, name: str) -> ValueError:
-    names = list(dict.fromkeys(layer.name for layer in iter_layers(model)))
+def _unknown_name_error(model: keras.Model, name: str, argument: str = "layer") -> ValueError:
+    names = list(dict.fromkeys(layer.name for layer in _walk(model)))
     closest = difflib.get_close_matches(name, names, n=5, cutoff=0.5)
     ordered = closest + [n for n in names if n not in closest]
     listed = ", ".join(repr(n) for n in ordered[:_MAX_LISTED])
     if len(ordered) > _MAX_LISTED:
         listed += f", ... and {len(ordered) - _MAX_LISTED} more"
+    where = "" if argument == "layer" else f"{argument}: "
     return ValueError(
-        f"no layer named {name!r} in model {model.name!r}. "
+        f"{where}no layer named {name!r} in model {model.name!r}. "
         f"Valid names, closest first: {listed}"
     )
 
 
-def resolve_layer(model: keras.Model, layer: LayerRef) -> keras.layers.Layer:
+def resolve_layer(model: keras.Model, layer: LayerRef, *, name: str = "layer") -> keras.layers.Layer:
     """Return the layer of ``model`` given by name, index or object.
 
     Parameters
@@ -127,6 +132,8 @@ def resolve_layer(model: keras.Model, layer: LayerRef) -> keras.layers.Layer:
         A name (searched in ``model.layers`` first, then inside nested
         models), an index into ``model.layers`` (negative counts from the
         end), or a layer object belonging to the model.
+    name : str
+        The argument's name in error messages (e.g. "layers").
 
     Returns
     -------
@@ -147,32 +154,34 @@ def resolve_layer(model: keras.Model, layer: LayerRef) -> keras.layers.Layer:
     >>> resolve_layer(model, -1).name  # doctest: +SKIP
     'dense'
     """
+    model = check_model(model, kind=None)
+    where = "" if name == "layer" else f"{name}: "  # which argument, when it is not simply "layer"
     if isinstance(layer, keras.layers.Layer):
-        if not any(candidate is layer for candidate in model.layers + list(iter_layers(model))):
-            raise ValueError(f"layer {layer.name!r} is not part of model {model.name!r}")
+        if not any(candidate is layer for candidate in model.layers + list(_walk(model))):
+            raise ValueError(f"{where}layer {layer.name!r} is not part of model {model.name!r}")
         found = layer
     elif isinstance(layer, (bool, np.bool_)) or not isinstance(layer, (str, numbers.Integral)):
         raise TypeError(
-            f"layer must be a layer name (str), an index into model.layers (int) or a "
-            f"keras Layer; got {type(layer).__name__} {layer!r}"
+            f"{name} must be a layer name (str), an index into model.layers (int) or a "
+            f"keras Layer; got {type(layer).__name__} {str(layer)[:60]!r}"
         )
     elif isinstance(layer, numbers.Integral):
         n = len(model.layers)
         if not -n <= layer < n:
             raise ValueError(
-                f"layer index {layer} is out of range: model {model.name!r} has {n} layers, "
+                f"{where}layer index {layer} is out of range: model {model.name!r} has {n} layers, "
                 f"valid indices are {-n}..{n - 1}"
             )
         found = model.layers[layer]
     else:
-        top_level = [candidate for candidate in model.layers if candidate.name == layer]
-        nested = [candidate for candidate in iter_layers(model) if candidate.name == layer]
-        if not top_level + nested:
-            raise _unknown_name_error(model, layer)
-        found = (top_level + nested)[0]
+        found = next((candidate for candidate in model.layers if candidate.name == layer), None)
+        if found is None:
+            found = next((candidate for candidate in _walk(model) if candidate.name == layer), None)
+        if found is None:
+            raise _unknown_name_error(model, layer, name)
     if isinstance(found, keras.layers.InputLayer):
         raise ValueError(
-            f"layer {found.name!r} is the model's input layer; its activations are the "
+            f"{where}layer {found.name!r} is the model's input layer; its activations are the "
             f"images themselves, pick a layer after it"
         )
     return found
@@ -197,7 +206,7 @@ def conv_layers(model: keras.Model) -> list[keras.layers.Layer]:
     >>> [layer.name for layer in conv_layers(model)]  # doctest: +SKIP
     ['conv1', 'conv2']
     """
-    return [layer for layer in iter_layers(model) if isinstance(layer, _CONV_TYPES)]
+    return [layer for layer in _walk(check_model(model, kind=None)) if isinstance(layer, _CONV_TYPES)]
 
 
 def _output_rank(layer: keras.layers.Layer) -> int | None:
@@ -240,7 +249,7 @@ def last_conv_layer(model: keras.Model) -> keras.layers.Layer:
     >>> last_conv_layer(model).name  # Sequential([ResNet50V2 base, GAP, Dense])  # doctest: +SKIP
     'post_relu'
     """
-    layers = [layer for layer in iter_layers(model) if not isinstance(layer, keras.Model)]
+    layers = [layer for layer in _walk(check_model(model, kind=None)) if not isinstance(layer, keras.Model)]
     first_conv = next(
         (i for i, layer in enumerate(layers) if isinstance(layer, _CONV_TYPES) and _output_rank(layer) == 4),
         None,
@@ -273,30 +282,9 @@ def _is_graph_model(model) -> bool:
     return isinstance(model, keras.Sequential) or hasattr(model, "_run_through_graph")
 
 
-def _require_graph(model: keras.Model) -> None:
-    """Raise a clear ValueError unless ``model`` is a built Functional/Sequential model."""
-    if not isinstance(model, keras.Model):
-        raise TypeError(f"model must be a keras.Model, got {type(model).__name__}")
-    try:
-        inputs = model.inputs if _is_graph_model(model) else None
-    except (AttributeError, ValueError):  # a Sequential model without an input shape yet
-        inputs = None
-    if not inputs:
-        raise ValueError(
-            f"model {model.name!r} has no graph labkit can trace: build it with keras.Input "
-            f"(Functional or Sequential API) or call it once on a batch; subclassed models "
-            f"are not supported"
-        )
-    if len(model.inputs) != 1 or len(model.outputs) != 1:
-        raise ValueError(
-            f"model {model.name!r} has {len(model.inputs)} inputs and {len(model.outputs)} outputs; "
-            f"labkit needs a classifier with one image input and one output"
-        )
-
-
 def _output_operation(model: keras.Model):
     """The operation producing the model's single output, looking into nested models."""
-    _require_graph(model)
+    check_model(model, kind=None)
     operation = model.outputs[0]._keras_history.operation
     if isinstance(operation, keras.Model) and _is_graph_model(operation):
         return _output_operation(operation)
@@ -361,6 +349,8 @@ def pre_activation(layer: keras.layers.Layer, x):
     ``W x + b`` before the layer's activation: the logits under a fused
     softmax, or the value a fused ReLU would clip.
     """
+    if not isinstance(layer, _AFFINE_TYPES):
+        raise TypeError(f"layer must be a Dense or Conv layer to take its pre-activation, got {type(layer).__name__}")
     if isinstance(layer, keras.layers.Dense):
         z = ops.matmul(x, layer.kernel)  # (N, K)
     else:
@@ -378,21 +368,24 @@ def pre_activation(layer: keras.layers.Layer, x):
 
 def parents(layer: keras.layers.Layer) -> list:
     """The operations feeding the layer's first (original) call."""
+    if not isinstance(layer, keras.Operation):
+        raise TypeError(f"layer must be a keras layer, got {type(layer).__name__}")
     nodes = getattr(layer, "_inbound_nodes", [])
     return [node.operation for node in nodes[0].parent_nodes] if nodes else []
 
 
 def model_input_layer(model: keras.Model):
-    """The InputLayer of ``model``'s (single) input, or None for a model without a graph."""
-    try:
-        return model.inputs[0]._keras_history.operation
-    except (AttributeError, IndexError, ValueError):
-        return None
+    """The InputLayer of ``model``'s (single) input."""
+    return check_model(model, kind=None).inputs[0]._keras_history.operation
 
 
 def producer(tensor) -> keras.Operation:
     """The layer that computed a symbolic tensor, looking through nested models and Dropout."""
-    operation = tensor._keras_history.operation
+    history = getattr(tensor, "_keras_history", None)
+    if history is None:
+        raise TypeError(f"tensor must be a symbolic Keras tensor (a layer's input or output), "
+                        f"got {type(tensor).__name__}")
+    operation = history.operation
     if isinstance(operation, keras.Model):
         return producer(operation.outputs[0])
     if isinstance(operation, (keras.layers.Dropout, keras.layers.SpatialDropout2D)):
@@ -404,7 +397,7 @@ def producer(tensor) -> keras.Operation:
 
 
 def _contains(model: keras.Model, wanted: dict) -> bool:
-    return any(id(layer) in wanted for layer in iter_layers(model))
+    return any(id(layer) in wanted for layer in _walk(model))
 
 
 def _trace(model: keras.Model, x, wanted: dict, seen: dict):
@@ -447,7 +440,7 @@ def _build_feature_model(model: keras.Model, targets: list, logits: bool) -> ker
     if head is not None:
         wanted[id(head)] = head
     reference = model.inputs[0]
-    inputs = keras.Input(batch_shape=reference.shape, dtype=reference.dtype)
+    inputs = keras.Input(shape=reference.shape[1:], dtype=reference.dtype)  # any batch size
     seen: dict = {}
     output = _trace(model, inputs, wanted, seen)
 
@@ -513,8 +506,9 @@ def feature_model(
     >>> fm = feature_model(model, "post_relu")  # doctest: +SKIP
     >>> feature_maps, logits = fm(images)  # (N, 2, 2, 2048), (N, 3)  # doctest: +SKIP
     """
-    _require_graph(model)
-    targets = [resolve_layer(model, layer) for layer in _as_list(layers)]
+    model = check_model(model, kind=None)
+    logits = check_flag(logits, "logits")
+    targets = [resolve_layer(model, layer, name="layers") for layer in _as_list(layers)]
     if not targets and not logits:
         raise ValueError("layers is empty and logits=False: the feature model would have no outputs")
     if logits:
@@ -526,8 +520,8 @@ def feature_model(
                 UserWarning,
                 stacklevel=2,
             )
-    key = ("feature_model", tuple(id(layer) for layer in targets), bool(logits))
-    return cached(model, key, lambda: _build_feature_model(model, targets, bool(logits)))
+    key = ("feature_model", tuple(id(layer) for layer in targets), logits)
+    return cached(model, key, lambda model: _build_feature_model(model, targets, logits))
 
 
 # --- running it -------------------------------------------------------------------
@@ -566,11 +560,12 @@ def activations(
     >>> first.shape, last.shape  # one image in: no N axis  # doctest: +SKIP
     ((62, 62, 8), (60, 60, 16))
     """
+    model = check_model(model)
     refs = _as_list(layers)
     if not refs:
         raise ValueError("layers is empty; pass a layer name, index or object, or a list of them")
-    _require_graph(model)
     batch, single = as_images(images, model=model)
+    batch_size = check_batch_size(batch_size, len(batch))
     outputs = predict_batched(feature_model(model, refs, logits=False), batch, batch_size=batch_size)
     if single:
         outputs = [output[0] for output in outputs]

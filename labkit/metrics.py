@@ -25,6 +25,7 @@ block of pixels).
 from __future__ import annotations
 
 import dataclasses
+import numbers
 from collections.abc import Callable, Sequence
 
 import keras
@@ -52,33 +53,6 @@ __all__ = [
 # --- checking and resizing maps ---------------------------------------------------
 
 
-def _as_maps(maps, name: str = "maps") -> tuple[np.ndarray, bool]:
-    """(N, h, w) float32 maps and whether one (h, w) map was given."""
-    array = validate._to_numpy(maps, name)
-    if array.ndim not in (2, 3):
-        raise ValueError(f"{name} must have shape (N, h, w) or one map (h, w); got shape {array.shape}")
-    if array.size == 0:
-        raise ValueError(f"{name} is empty (shape {array.shape})")
-    if not np.all(np.isfinite(array)):
-        raise ValueError(f"{name} contains NaN or inf values")
-    single = array.ndim == 2
-    return np.asarray(array[None] if single else array, np.float32), single
-
-
-def _as_masks(masks, n: int, name: str = "masks") -> np.ndarray:
-    """(N, H, W) bool masks; one (H, W) mask is used for every map."""
-    array = np.asarray(masks)
-    if array.dtype != bool:
-        if array.dtype.kind not in "iuf" or not np.isin(array, (0, 1)).all():
-            raise TypeError(f"{name} must be boolean (or 0/1) ground-truth masks, got dtype {array.dtype}")
-        array = array.astype(bool)
-    if array.ndim == 2:
-        array = np.broadcast_to(array, (n, *array.shape))
-    if array.ndim != 3 or array.shape[0] != n:
-        raise ValueError(f"{name} must have shape (N, H, W) with N={n} like the maps; got shape {array.shape}")
-    return array
-
-
 def _resize(maps: np.ndarray, size: tuple[int, int]) -> np.ndarray:
     """Bilinear resize (N, h, w) -> (N, H, W); a no-op when the size already matches."""
     if maps.shape[1:] == tuple(size):
@@ -88,24 +62,32 @@ def _resize(maps: np.ndarray, size: tuple[int, int]) -> np.ndarray:
 
 
 def _maps_and_masks(maps, masks) -> tuple[np.ndarray, np.ndarray, bool]:
-    maps, single = _as_maps(maps)
-    masks = _as_masks(masks, len(maps))
+    maps, single = validate.as_maps(maps)
+    masks = validate.as_masks(masks, len(maps))
+    if maps.shape[1] > masks.shape[1] or maps.shape[2] > masks.shape[2]:
+        raise ValueError(f"maps ({maps.shape[1]}x{maps.shape[2]}) are larger than the masks "
+                         f"({masks.shape[1]}x{masks.shape[2]}): pass the images' ground-truth masks (N, H, W)")
     return _resize(maps, masks.shape[1:]), masks, single
 
 
 def _dilate(masks: np.ndarray, tolerance: int) -> np.ndarray:
-    """Grow every mask by ``tolerance`` pixels (a disc), as the pointing game allows."""
+    """Grow every mask by ``tolerance`` pixels (a disc), as the pointing game allows.
+
+    A pixel is in the grown mask when its Euclidean distance to the mask is
+    at most ``tolerance`` (the same as a binary dilation with a disc of that
+    radius), at a cost that does not depend on the tolerance.
+    """
     if tolerance == 0:
         return masks
-    r = np.arange(-tolerance, tolerance + 1)
-    disc = (r[:, None] ** 2 + r[None, :] ** 2) <= tolerance**2  # (2t+1, 2t+1)
-    return ndimage.binary_dilation(masks, structure=disc[None])  # one image at a time
+    grown = np.zeros_like(masks)
+    for i, mask in enumerate(masks):  # one image at a time: distances stay inside an image
+        if mask.any():
+            grown[i] = ndimage.distance_transform_edt(~mask) <= tolerance
+    return grown
 
 
 def _check_tolerance(tolerance) -> int:
-    if isinstance(tolerance, (bool, np.bool_)) or not isinstance(tolerance, (int, np.integer)) or tolerance < 0:
-        raise ValueError(f"tolerance must be a whole number of pixels >= 0, got {tolerance!r}")
-    return int(tolerance)
+    return validate.check_int(tolerance, "tolerance", low=0, high=None, what="a whole number of pixels >= 0")
 
 
 def _per_image(values: np.ndarray, single: bool):
@@ -242,9 +224,13 @@ def random_baseline(
     '13% by chance'
     """
     n_maps = validate.check_positive_int(n_maps, "n_maps")
+    smooth = validate.check_number(smooth, "smooth", low=0, what="a blur sigma in pixels >= 0")
+    tolerance = _check_tolerance(tolerance)
     rng = np.random.default_rng(validate.check_seed(seed))
-    masks = np.asarray(masks)
-    masks = _as_masks(masks[None] if masks.ndim == 2 else masks, 1 if masks.ndim == 2 else len(masks))
+    if masks is None or isinstance(masks, (str, bytes, dict)):
+        raise TypeError(f"masks must be boolean masks (N, H, W), got {type(masks).__name__}")
+    shape = np.shape(masks)
+    masks = validate.as_masks(masks, 1 if len(shape) == 2 else (shape[0] if shape else 0))
     pointing, energy = [], []
     for _ in range(n_maps):  # one batch of random maps per round, not per image
         maps = rng.random(masks.shape, dtype=np.float32)  # (N, H, W)
@@ -259,33 +245,36 @@ def random_baseline(
 
 
 def _curve_function(net: keras.Model, insertion: bool, probability: bool):
-    """tf.function(images, ranks, counts, canvas, targets): target scores with pixels deleted/inserted.
+    """tf.function(images, ranks, counts, canvas, targets, batch_size): scores with pixels deleted/inserted.
 
     ``net`` is the logits model; images, canvas (n, H, W, C); ranks (n, H, W):
-    0 = most important pixel; counts (S,); returns (S, n), the score with the
-    first ``counts[s]`` pixels deleted/inserted. All S*n perturbed images are
-    built on the device and go through the model as one batch.
+    0 = most important pixel; counts (S,); returns (n, S), the score with the
+    first ``counts[s]`` pixels deleted/inserted. The n*S perturbed images are
+    built on the device, ``batch_size`` at a time, one chunk after the other
+    (flat index k: image k // S, step k % S), so ``batch_size`` bounds the memory.
     """
 
-    def run(images, ranks, counts, canvas, targets):
-        changed = ranks[None] < counts[:, None, None, None]  # (S, n, H, W)
-        changed = changed[..., None]  # (S, n, H, W, 1)
-        if insertion:
-            x = tf.where(changed, images[None], canvas[None])  # (S, n, H, W, C)
-        else:
-            x = tf.where(changed, canvas[None], images[None])
-        s, n = tf.shape(changed)[0], tf.shape(changed)[1]
-        logits = net(tf.reshape(x, tf.concat([[s * n], tf.shape(images)[1:]], 0)), training=False)
-        if probability:
-            logits = tf.nn.softmax(logits, axis=-1)
-        logits = tf.reshape(logits, [s, n, -1])  # (S, n, K)
-        chosen = tf.one_hot(targets, tf.shape(logits)[-1], dtype=logits.dtype)  # (n, K)
-        return tf.reduce_sum(logits * chosen[None], axis=-1)  # (S, n)
+    def run(images, ranks, counts, canvas, targets, batch_size):
+        n_steps = tf.shape(counts)[0]
+        total = tf.shape(images)[0] * n_steps
+        scores = tf.TensorArray(tf.float32, size=0, dynamic_size=True, infer_shape=False)
+        for start in tf.range(0, total, batch_size):  # in-graph loop over chunks
+            tf.autograph.experimental.set_loop_options(parallel_iterations=1)  # one chunk at a time
+            k = tf.range(start, tf.minimum(start + batch_size, total))
+            i, s = k // n_steps, k % n_steps
+            changed = (tf.gather(ranks, i) < tf.gather(counts, s)[:, None, None])[..., None]  # (B, H, W, 1)
+            image, fill = tf.gather(images, i), tf.gather(canvas, i)  # (B, H, W, C)
+            x = tf.where(changed, image, fill) if insertion else tf.where(changed, fill, image)
+            logits = tf.nest.flatten(net(x, training=False))[-1]  # (B, K)
+            if probability:
+                logits = tf.nn.softmax(logits, axis=-1)
+            scores = scores.write(start // batch_size, tf.gather(logits, tf.gather(targets, i), axis=1, batch_dims=1))
+        return tf.reshape(scores.concat(), (-1, n_steps))  # (n, S)
 
     height, width, channels = net.inputs[0].shape[1:]
     image = tf.TensorSpec((None, height, width, channels), tf.float32)
     signature = [image, tf.TensorSpec((None, height, width), tf.int32), tf.TensorSpec((None,), tf.int32), image,
-                 tf.TensorSpec((None,), tf.int32)]
+                 tf.TensorSpec((None,), tf.int32), tf.TensorSpec((), tf.int32)]
     return tf.function(run, input_signature=signature)
 
 
@@ -298,28 +287,38 @@ def _pixel_ranks(maps: np.ndarray) -> np.ndarray:
     return ranks.reshape(n, h, w).astype(np.int32)
 
 
+def _canvas(fill, batch: np.ndarray) -> np.ndarray:
+    """What deleted pixels become (or insertion starts from): a number or arrays broadcastable to the batch."""
+    if isinstance(fill, numbers.Real) and not isinstance(fill, bool):
+        return np.full_like(batch, validate.check_number(fill, "fill"))
+    values = validate.as_array(fill, "fill")
+    try:
+        return np.ascontiguousarray(np.broadcast_to(values, batch.shape))
+    except ValueError:
+        raise ValueError(f"fill must be a number or an array broadcastable to the images {batch.shape} "
+                         f"(e.g. one blurred copy per image), got shape {values.shape}") from None
+
+
 def _curve(model, images, maps, target, steps, fill, batch_size, score, insertion):
     """Shared body of deletion_curve and insertion_curve."""
+    model = validate.check_model(model)
     steps = validate.check_positive_int(steps, "steps")
-    batch_size = validate.check_positive_int(batch_size, "batch_size")
     validate.check_choice(score, "score", ("probability", "logit"))
     batch, single = validate.as_images(images, model=model)
     n, h, w, c = batch.shape
-    maps, single_map = _as_maps(maps)
-    if len(maps) != n:
-        raise ValueError(f"maps has {len(maps)} maps but there are {n} images; pass one map per image")
+    maps, _ = validate.as_maps(maps, n=n)
+    total = validate.check_int(n * (steps + 1), "(steps + 1) x the number of images",
+                               what="at most 2**31 - 1: use fewer steps or images")
+    batch_size = validate.check_batch_size(batch_size, total)
     ranks = _pixel_ranks(_resize(maps, (h, w)))  # (N, H, W)
-    canvas = np.broadcast_to(np.asarray(fill, np.float32), batch.shape)  # (N, H, W, C)
+    canvas = _canvas(fill, batch)  # (N, H, W, C)
     net = logits_model(model)
     targets = explained_classes(model, batch, target, batch_size=batch_size)  # class of the intact image
     counts = np.round(np.linspace(0, h * w, steps + 1)).astype(np.int32)  # (S,)
-    per_call = max(1, batch_size // len(counts))  # images per forward pass of S*n images
     probability = score == "probability"
-    function = cached(net, ("curve", insertion, probability), lambda: _curve_function(net, insertion, probability))
-    scores = [function(batch[i : i + per_call], ranks[i : i + per_call], counts, canvas[i : i + per_call],
-                       targets[i : i + per_call])
-              for i in range(0, n, per_call)]  # one call per chunk of images, every step at once
-    scores = tf.concat(scores, axis=1).numpy().T  # (N, S)
+    function = cached(net, ("curve", insertion, probability),
+                      lambda net: _curve_function(net, insertion, probability))
+    scores = function(batch, ranks, counts, canvas, targets, batch_size).numpy()  # (N, S)
     return counts / (h * w), scores[0] if single else scores
 
 
@@ -362,7 +361,7 @@ def deletion_curve(
     score : {"probability", "logit"}
         Softmax probability of the target (as in the paper) or its logit.
     batch_size : int
-        Images per forward pass (at least ``steps + 1``).
+        Perturbed images per forward pass (it bounds the memory).
 
     Returns
     -------
@@ -428,8 +427,8 @@ def auc(fractions, scores) -> np.ndarray:
     >>> auc([0.0, 0.5, 1.0], [1.0, 0.5, 0.0])
     0.5
     """
-    fractions = np.asarray(fractions, np.float64)
-    scores = np.asarray(scores, np.float64)
+    fractions = validate.as_array(fractions, "fractions", ndim=1, shape="(S,)", dtype=np.float64)
+    scores = validate.as_array(scores, "scores", ndim=(1, 2), shape="(N, S) or (S,)", dtype=np.float64)
     if fractions.ndim != 1 or scores.shape[-1] != len(fractions):
         raise ValueError(
             f"scores must have shape (N, S) or (S,) with S = len(fractions) = {len(fractions)}; "
@@ -572,9 +571,13 @@ def randomization_check(
     >>> dict(zip(result.layers, result.mean.round(2)))  # doctest: +SKIP
     {'logits': 0.31, 'conv4': 0.12, 'conv3': 0.08, 'conv2': 0.05, 'conv1': 0.04}
     """
+    model = validate.check_model(model)
+    validate.check_callable(method, "method", "an attribution method such as labkit.gradients.saliency")
     seed = validate.check_seed(seed)
+    seed = 0 if seed is None else seed
+    absolute = validate.check_flag(absolute, "absolute")
     batch, _ = validate.as_images(images, model=model)
-    chosen = _weighted_layers(model) if layers is None else [resolve_layer(model, ref) for ref in layers]
+    chosen = _weighted_layers(model) if layers is None else _chosen_layers(model, layers)
     if not chosen:
         raise ValueError("the model has no layers with weights to re-initialise")
     targets = explained_classes(model, batch, target, batch_size=256)  # kept fixed for every randomized model
@@ -584,13 +587,27 @@ def randomization_check(
     trained = _finish(method(clone, batch, targets, **method_kwargs), absolute)  # (N, h, w)
     maps = []
     for step, layer in enumerate(chosen):
-        _reinitialise(copies[position[id(layer)]], seed + 1000 * step)
+        _reinitialise(copies[position[id(layer)]], (seed + 1000 * step) % validate.INT32_MAX)
         maps.append(_finish(method(clone, batch, targets, **method_kwargs), absolute))
     maps = np.stack(maps)  # (L, N, h, w)
     correlations = np.stack([_spearman(trained, step_maps) for step_maps in maps])  # (L, N)
     return RandomizationResult(tuple(layer.name for layer in chosen), correlations, trained, maps)
 
 
+def _chosen_layers(model: keras.Model, layers) -> list:
+    """The layers to re-initialise: each resolved, each with weights (a layer without any would change nothing)."""
+    refs = [layers] if isinstance(layers, (str, int, keras.layers.Layer)) else layers
+    if not isinstance(refs, (list, tuple)) or not refs:
+        raise ValueError(f"layers must be a non-empty list of layer names, indices or layers, got {layers!r}")
+    chosen = [resolve_layer(model, ref, name="layers") for ref in refs]
+    empty = [layer.name for layer in chosen if not layer.weights]
+    if empty:
+        raise ValueError(f"layers {empty} have no weights, so re-initialising them changes nothing (the "
+                         f"correlation would stay 1.0); pick layers with weights, e.g. "
+                         f"{[layer.name for layer in _weighted_layers(model)][:4]}")
+    return chosen
+
+
 def _finish(maps, absolute: bool) -> np.ndarray:
-    maps = np.asarray(maps, np.float32)
+    maps = validate.as_array(maps, "the maps returned by method", ndim=3, shape="(N, h, w)")
     return np.abs(maps) if absolute else maps

@@ -30,6 +30,7 @@ import tensorflow as tf
 from labkit.layers import (
     LayerRef, feature_model, is_activation, iter_layers, model_input_layer, parents, pre_activation, resolve_layer,
 )
+from labkit.validate import check_int, check_model
 
 __all__ = [
     "Objective", "channel", "neuron", "class_logit", "class_probability", "as_objectives", "check_unit",
@@ -63,19 +64,34 @@ class Objective:
         return f"{self.kind} {self.index}" if self.kind in ("logit", "probability") else f"{name}:{self.index}{where}"
 
 
+def _layer_ref(layer) -> LayerRef:
+    if not _is_layer_ref(layer):
+        raise TypeError(f"layer must be a layer name (str), an index (int) or a keras Layer, got "
+                        f"{type(layer).__name__} {layer!r}")
+    return layer
+
+
+def _position(position) -> tuple[int, int] | None:
+    if position is None:
+        return None
+    if not isinstance(position, (tuple, list)) or len(position) != 2:
+        raise TypeError(f"position must be a (row, col) pair of ints, got {position!r}")
+    return tuple(check_int(p, "position", low=0) for p in position)
+
+
 def channel(layer: LayerRef, index: int) -> Objective:
     """Mean activation of channel ``index`` of a conv layer over all positions (Olah et al. 2017)."""
-    return Objective("channel", layer, index)
+    return Objective("channel", _layer_ref(layer), check_int(index, "index", low=0))
 
 
 def neuron(layer: LayerRef, index: int, position: tuple[int, int] | None = None) -> Objective:
     """One unit: ``layer[row, col, index]`` of a conv map, or unit ``index`` of a dense layer."""
-    return Objective("neuron", layer, index, None if position is None else tuple(position))
+    return Objective("neuron", _layer_ref(layer), check_int(index, "index", low=0), _position(position))
 
 
 def class_logit(index: int) -> Objective:
     """The logit (pre-softmax score) of class ``index``, as in Simonyan et al. (2013)."""
-    return Objective("logit", "logits", index)
+    return Objective("logit", "logits", check_int(index, "index", low=0))
 
 
 def class_probability(index: int) -> Objective:
@@ -86,7 +102,7 @@ def class_probability(index: int) -> Objective:
     probability helps when a class is recognised partly by the absence of
     the others' features.
     """
-    return Objective("probability", "logits", index)
+    return Objective("probability", "logits", check_int(index, "index", low=0))
 
 
 def _is_layer_ref(value) -> bool:
@@ -103,7 +119,16 @@ def _from_tuple(spec: tuple) -> list[Objective]:
             f"e.g. ('conv4', 5), ('conv4', 5, (4, 4)) or ('logits', 2)"
         )
     layer, index = spec[0], spec[1]
-    indices = [index] if isinstance(index, numbers.Integral) else list(np.asarray(index).ravel())
+    if isinstance(index, numbers.Integral) and not isinstance(index, bool):
+        indices = [index]
+    elif isinstance(index, (range, list, tuple, np.ndarray)):
+        indices = [i.item() if isinstance(i, np.generic) else i for i in np.asarray(index, dtype=object).ravel()]
+    else:
+        raise TypeError(f"objective {spec!r}: the index must be an int or several (a range, list or array of ints), "
+                        f"got {type(index).__name__}")
+    if not indices:
+        raise ValueError(f"objective {spec!r} selects no unit: its index is empty; pass e.g. ({layer!r}, range(8))")
+    indices = [check_int(i, "objective index", low=0) for i in indices]
     if len(spec) == 3:
         return [neuron(layer, i, spec[2]) for i in indices]
     return [Objective("auto", layer, i) for i in indices]
@@ -133,6 +158,7 @@ def check_unit(index, count: int, what: str, layer_name: str) -> int:
     """``index`` as an int if it names one of the ``count`` channels (``what="channel"``) or units of a layer."""
     if isinstance(index, (bool, np.bool_)) or not isinstance(index, numbers.Integral):
         raise TypeError(f"the {what} index must be an int, got {index!r}")
+    count = check_int(count, "count", low=0)
     if not 0 <= index < count:
         raise ValueError(
             f"{what} {int(index)} is out of range for layer {layer_name!r} with {count} "
@@ -291,6 +317,7 @@ def objective_reader(
         One (B, ...) array per activation: image b's objective is
         ``objective_scores(read(images), weights)[b]``.
     """
+    model = check_model(model)
     targets = [_layer_or_logits(model, o) for o in objectives]
     unique = list({_target_key(t): t for t in targets}.values())
     slots = [_slot(model, t) for t in unique]

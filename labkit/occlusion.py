@@ -27,7 +27,9 @@ import tensorflow as tf
 
 from labkit.forward import cached, predict_batched
 from labkit.targets import logits_model, resolve_in_graph, targets_or_predicted
-from labkit.validate import as_images, check_choice, check_positive_int
+from labkit.validate import (
+    INT32_MAX, as_images, check_batch_size, check_choice, check_int, check_memory, check_model, check_positive_int,
+)
 
 __all__ = ["occlusion"]
 
@@ -179,18 +181,23 @@ def occlusion(model: keras.Model, images, target=None, *, patch: int | tuple[int
     --------
     >>> maps = occlusion(zoo.load("shapes"), data.images[:4], patch=12, stride=4)  # doctest: +SKIP
     """
+    model = check_model(model)
     check_choice(output, "output", ("probability", "logit"))
     batch, single = as_images(images, model=model)
     targets = targets_or_predicted(model, target, len(batch))  # (N,), -1 = predicted
-    batch_size = check_positive_int(batch_size, "batch_size")
     patch, stride = _check_windows(batch.shape[1:3], patch, stride)
     rows = _window_table(batch.shape[1], patch[0], stride[0])  # (P_r, H)
     cols = _window_table(batch.shape[2], patch[1], stride[1])  # (P_c, W)
+    total = check_int(len(batch) * len(rows) * len(cols), "the number of occluded images (images x windows)",
+                      high=INT32_MAX, what="at most 2**31 - 1: use fewer images or a larger stride")
+    check_memory(12 * total, f"occlusion of {len(batch)} images x {len(rows) * len(cols)} windows",
+                 "use fewer images or a larger stride")  # the scores of every occluded image
+    batch_size = check_batch_size(batch_size, total)
     fill = _fill_values(fill, batch)  # (N, C)
     net = logits_model(model)  # image -> logits; shares the weights
     logits = tf.constant(predict_batched(net, batch, batch_size=batch_size)[-1])  # (N, classes), intact images
     targets = resolve_in_graph(logits, tf.constant(targets))  # (N,): the intact image's class where -1
     clean = _score(logits, targets, output)  # (N,)
-    function = cached(net, ("occlusion", output), lambda: _occlusion_function(net, output))
+    function = cached(net, ("occlusion", output), lambda net: _occlusion_function(net, output))
     maps = function(batch, targets, clean, rows, cols, fill, batch_size).numpy()
     return maps[0] if single else maps

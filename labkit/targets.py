@@ -17,7 +17,7 @@ import tensorflow as tf
 
 from labkit.forward import predict_batched
 from labkit.layers import feature_model
-from labkit.validate import as_targets
+from labkit.validate import as_array, as_model_inputs, as_targets, check_batch_size, check_int, check_model
 
 __all__ = ["PREDICTED", "logits_model", "num_classes", "targets_or_predicted", "explained_classes",
            "resolve_in_graph", "target_logit", "softmax"]
@@ -28,7 +28,7 @@ PREDICTED = -1
 
 def logits_model(model: keras.Model) -> keras.Model:
     """image -> pre-softmax logits (N, classes), sharing ``model``'s weights; cached."""
-    return feature_model(model, [], logits=True)
+    return feature_model(check_model(model, kind=None), [], logits=True)
 
 
 def num_classes(model: keras.Model) -> int:
@@ -41,7 +41,8 @@ def targets_or_predicted(model: keras.Model, target, n: int) -> np.ndarray:
 
     For compiled code that resolves the predicted class itself (:func:`target_logit`).
     """
-    targets = as_targets(target, n, num_classes(model))
+    classes = num_classes(model)
+    targets = as_targets(target, check_int(n, "n", low=1), classes)
     return np.full(n, PREDICTED, np.int32) if targets is None else targets.astype(np.int32)
 
 
@@ -63,7 +64,9 @@ def explained_classes(model: keras.Model, batch: np.ndarray, target, *, batch_si
     np.ndarray
         (N,) int32 class indices.
     """
+    batch = as_model_inputs(batch, check_model(model, kind=None), name="batch")
     targets = targets_or_predicted(model, target, len(batch))
+    batch_size = check_batch_size(batch_size, len(batch))
     if np.all(targets >= 0):
         return targets
     logits = predict_batched(logits_model(model), batch, batch_size=batch_size)[-1]  # (N, classes)
@@ -71,7 +74,7 @@ def explained_classes(model: keras.Model, batch: np.ndarray, target, *, batch_si
 
 
 def resolve_in_graph(logits: tf.Tensor, targets: tf.Tensor) -> tf.Tensor:
-    """Inside compiled code: each row's target class, the argmax where it is :data:`PREDICTED`. (B,)"""
+    """In TensorFlow (compiled or eager): each row's target class, the argmax where it is :data:`PREDICTED`. (B,)"""
     predicted = tf.argmax(logits, axis=-1, output_type=targets.dtype)  # (B,)
     return tf.where(targets < 0, predicted, targets)
 
@@ -83,6 +86,6 @@ def target_logit(logits: tf.Tensor, targets: tf.Tensor) -> tf.Tensor:
 
 def softmax(logits: np.ndarray) -> np.ndarray:
     """Class probabilities from logits (..., classes), numerically stable, in numpy."""
-    logits = np.asarray(logits)
+    logits = as_array(logits, "logits", dtype=None)
     z = np.exp(logits - logits.max(axis=-1, keepdims=True))
     return z / z.sum(axis=-1, keepdims=True)

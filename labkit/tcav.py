@@ -39,7 +39,6 @@ Two things to know when reading the numbers:
 
 from __future__ import annotations
 
-import numbers
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -56,7 +55,10 @@ from labkit import datasets
 from labkit.forward import cached
 from labkit.layers import LayerRef, activations, feature_model, resolve_layer
 from labkit.targets import explained_classes, num_classes
-from labkit.validate import as_images, as_targets, check_choice, check_positive_int, check_seed
+from labkit.validate import (
+    INT32_MAX, as_images, check_batch_size, check_choice, check_class, check_int, check_memory, check_model,
+    check_number, check_seed,
+)
 
 __all__ = ["CAV", "TCAVRow", "TCAVResult", "fit_cav", "directional_derivatives", "tcav_score", "tcav"]
 
@@ -262,11 +264,13 @@ def fit_cav(model: keras.Model, layer: LayerRef, concept_images, random_images, 
     >>> cav.vector.shape, cav.accuracy  # doctest: +SKIP
     ((4096,), 1.0)
     """
+    model = check_model(model)
     check_choice(classifier, "classifier", CLASSIFIERS)
-    seed = check_seed(seed)
+    seed = check_seed(seed) or 0
     name = resolve_layer(model, layer).name
     concept_batch = _concept_batch(concept_images, "concept_images", model)
     random_batch = _concept_batch(random_images, "random_images", model)
+    batch_size = check_batch_size(batch_size, len(concept_batch) + len(random_batch))
     acts = _flat(activations(model, np.concatenate([concept_batch, random_batch]), name, batch_size=batch_size))
     n_c = len(concept_batch)
     with _one_blas_thread():
@@ -302,7 +306,7 @@ def _layer_gradients(model, batch, layer_names, targets, batch_size, objective) 
     """d objective / d f_l(x) of each image at each layer, flattened: [(N, D_l) ...]; ``targets`` (N,) ints."""
     features = feature_model(model, list(layer_names))
 
-    def make():
+    def make(features):  # a weak proxy: the compiled function must not keep the model alive
         image_spec = tf.TensorSpec((None, *features.inputs[0].shape[1:]), tf.float32)
 
         @tf.function(input_signature=[image_spec, tf.TensorSpec((None,), tf.int32)])
@@ -316,9 +320,10 @@ def _layer_gradients(model, batch, layer_names, targets, batch_size, objective) 
         return gradients_of
 
     function = cached(features, ("tcav_gradients", objective), make)
-    chunks = [function(tf.constant(batch[i : i + batch_size]), tf.constant(targets[i : i + batch_size], tf.int32))
-              for i in range(0, len(batch), batch_size)]  # one call per chunk, not per image
-    return [tf.concat(parts, axis=0).numpy() for parts in zip(*chunks)]
+    chunks = [[g.numpy() for g in function(tf.constant(batch[i : i + batch_size]),
+                                           tf.constant(targets[i : i + batch_size], tf.int32))]
+              for i in range(0, len(batch), batch_size)]  # one call per chunk, each on the host when done
+    return [np.concatenate(parts, axis=0) for parts in zip(*chunks)]
 
 
 def directional_derivatives(
@@ -365,10 +370,14 @@ def directional_derivatives(
     >>> directional_derivatives(model, fire_engines, 1, red_cav)[:3]  # doctest: +SKIP
     array([0.41, 0.37, 0.52], dtype=float32)
     """
+    model = check_model(model)
+    if not isinstance(cav, CAV):
+        raise TypeError(f"cav must be a CAV from fit_cav(model, layer, concept_images, random_images), got "
+                        f"{type(cav).__name__}")
     batch, single = as_images(images, model=model)
-    name = resolve_layer(model, cav.layer).name
+    name = resolve_layer(model, cav.layer, name="cav.layer").name
     check_choice(objective, "objective", OBJECTIVES)
-    batch_size = check_positive_int(batch_size, "batch_size")
+    batch_size = check_batch_size(batch_size, len(batch))
     targets = explained_classes(model, batch, target, batch_size=batch_size)  # (N,), None -> predicted
     (gradients,) = _layer_gradients(model, batch, [name], targets, batch_size, objective)  # (N, D)
     if gradients.shape[1] != cav.vector.shape[0]:
@@ -426,6 +435,8 @@ def _seeds(seed: int, offset: int, n_random: int) -> list:
 
 def _concept_samples(concept, n_random: int, n: int, size: int, seed: int) -> dict:
     """{name: n_random image sets}: fresh sets for concept names, the given set repeated for images."""
+    if concept is None:
+        raise TypeError("concept must be a concept name, a list of names, a dict {name: images} or images; got None")
     if isinstance(concept, str):
         concept = (concept,)
     if isinstance(concept, (list, tuple)) and concept and all(isinstance(c, str) for c in concept):
@@ -444,10 +455,15 @@ def _random_sets(n_random: int, n: int, size: int, seed: int) -> list:
 
 
 def _activation_sets(model, sets: list, names: list, batch_size: int) -> list:
-    """Flattened activations of each set at each layer, one forward pass: [[(n_i, D_l) per set] per layer]."""
-    bounds = np.cumsum([0] + [len(s) for s in sets])
-    acts = activations(model, np.concatenate(sets), names, batch_size=batch_size)  # [(sum n_i, ...) per layer]
-    return [[_flat(a[i:j]) for i, j in zip(bounds[:-1], bounds[1:])] for a in acts]
+    """Flattened activations of each set at each layer: [[(n_i, D_l) per set] per layer].
+
+    One set at a time (no copy of all sets at once); a set given several times is computed once.
+    """
+    done: dict = {}
+    for images in sets:
+        if id(images) not in done:
+            done[id(images)] = [_flat(a) for a in activations(model, images, list(names), batch_size=batch_size)]
+    return [[done[id(images)][layer] for images in sets] for layer in range(len(names))]
 
 
 def _scores(gradients: np.ndarray, cavs: list) -> np.ndarray:
@@ -491,16 +507,21 @@ def _bonferroni(rows: list, target: int, alpha: float) -> TCAVResult:
 
 
 def _check_tcav_options(target, n_random, n_concept, alpha, n_classes: int) -> None:
-    if isinstance(target, (bool, np.bool_)) or not isinstance(target, numbers.Integral):
-        raise TypeError(f"target must be one class index (int), got {type(target).__name__} {target!r}")
-    as_targets(target, 1, n_classes)
-    if not 2 <= check_positive_int(n_random, "n_random") < 250:
-        raise ValueError(f"n_random must be between 2 and 249 (the t-test needs 2, the paper uses 10 or more), "
-                         f"got {n_random}")
-    if check_positive_int(n_concept, "n_concept") < MIN_PER_SET:
-        raise ValueError(f"n_concept must be >= {MIN_PER_SET}, got {n_concept}")
-    if not (isinstance(alpha, numbers.Real) and 0 < alpha < 1):
-        raise ValueError(f"alpha must be a number between 0 and 1, got {alpha!r}")
+    check_class(target, n_classes)
+    check_int(n_random, "n_random", low=2, high=249,
+              what="between 2 and 249 (the t-test needs 2, the paper uses 10 or more)")
+    check_int(n_concept, "n_concept", low=MIN_PER_SET, what=f"an int >= {MIN_PER_SET}")
+    check_number(alpha, "alpha", low=0, high=1, low_open=True, high_open=True, what="a number between 0 and 1")
+
+
+def _check_memory(model, names, n_sets: int, n_concept: int, n_class: int) -> None:
+    """Host memory for the activations of every set and the class images' gradients, before computing them."""
+    features = feature_model(model, names, logits=False)
+    sizes = [int(np.prod(output.shape[1:])) for output in features.outputs]  # D_l per layer
+    images = int(np.prod(model.inputs[0].shape[1:]))
+    check_memory(4 * (sum(sizes) * (n_sets * n_concept + n_class) + images * n_sets * n_concept * 2),
+                 f"tcav(n_random=..., n_concept={n_concept}) with {n_sets} image sets at layers {names}",
+                 "use fewer random sets (n_random) or images (n_concept), or a layer with fewer activations")
 
 
 def tcav(model: keras.Model, layers: LayerRef | Sequence[LayerRef], target: int, concept, class_images, *,
@@ -561,12 +582,17 @@ def tcav(model: keras.Model, layers: LayerRef | Sequence[LayerRef], target: int,
     >>> result.row("conv3", "red").significant  # doctest: +SKIP
     True
     """
+    model = check_model(model)
     check_choice(classifier, "classifier", CLASSIFIERS)
     check_choice(objective, "objective", OBJECTIVES)
-    seed, batch_size = check_seed(seed), check_positive_int(batch_size, "batch_size")
+    seed = check_int(seed, "seed", low=0, high=(INT32_MAX - 1000) // 1000)  # data seeds are 1000 * seed + k
+    batch_size = check_batch_size(batch_size)
     _check_tcav_options(target, n_random, n_concept, alpha, num_classes(model))
     names = _layer_names(model, layers)
     class_batch, _ = as_images(class_images, name="class_images", model=model)
+    named = isinstance(concept, dict) or (isinstance(concept, (list, tuple))
+                                          and all(isinstance(c, str) for c in concept))
+    _check_memory(model, names, n_random * (2 + (len(concept) if named else 1)), n_concept, len(class_batch))
     samples = {name: [_concept_batch(images, f"concept {name!r}", model) for images in sets]
                for name, sets in _concept_samples(concept, n_random, n_concept, model.input_shape[1], seed).items()}
     targets = np.full(len(class_batch), target, np.int32)
@@ -597,4 +623,4 @@ def _layer_names(model, layers) -> list:
     refs = tuple(layers) if isinstance(layers, (list, tuple)) else (layers,)
     if not refs:
         raise ValueError("layers is empty; pass a layer name, index or object, or a list of them")
-    return list(dict.fromkeys(resolve_layer(model, ref).name for ref in refs))
+    return list(dict.fromkeys(resolve_layer(model, ref, name="layers").name for ref in refs))

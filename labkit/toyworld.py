@@ -36,6 +36,8 @@ from dataclasses import dataclass, field
 import numpy as np
 from scipy import ndimage
 
+from labkit.validate import check_int, check_memory, check_positive_int, check_seed
+
 __all__ = [
     "ImageSet", "toy_world", "concept_images", "random_images",
     "SCENARIOS", "CONCEPTS", "COLOURS", "TEXTURES", "BACKGROUNDS", "SHAPES",
@@ -120,18 +122,24 @@ def _choose(value: str, valid, name: str) -> str:
     return value
 
 
-def _check_n_size(n: int, size: int) -> None:
-    if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-        raise ValueError(f"n must be a positive integer, got {n!r}")
-    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or not 16 <= size <= 512:
-        raise ValueError(f"size must be an integer between 16 and 512 pixels, got {size!r}")
+PEAK_BYTES_PER_PIXEL = 3 * 4 * 8
+"""Peak memory of the generator per pixel of output (measured: 5-7 float32 RGB copies at once)."""
+
+
+def _check_n_size(n: int, size: int, what: str = "toy_world") -> tuple[int, int]:
+    """n images of size x size pixels: positive ints, and the memory they need below labkit's limit."""
+    n = check_positive_int(n, "n")
+    size = check_int(size, "size", low=16, high=512, what="an integer between 16 and 512 pixels")
+    check_memory(n * size * size * PEAK_BYTES_PER_PIXEL, f"{what}(n={n}, size={size})",
+                 "generate fewer images (n), or several sets with different seeds")
+    return n, size
 
 
 def _rng(seed: int, *keys: str) -> np.random.Generator:
     """A generator determined by the seed and the names (scenario, split)."""
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be a non-negative integer, got {seed!r}")
-    words = [int(seed)] + [int.from_bytes(k.encode()[:8].ljust(8, b"\0"), "little") for k in keys]
+    if seed is None:
+        raise TypeError("seed must be an int >= 0, got None (the toy world is always seeded)")
+    words = [check_seed(seed)] + [int.from_bytes(k.encode()[:8].ljust(8, b"\0"), "little") for k in keys]
     return np.random.default_rng(words)
 
 
@@ -458,7 +466,7 @@ def toy_world(scenario: str = "shapes", split: str = "train", n: int = 1000, *,
     """
     _choose(scenario, SCENARIOS, "scenario")
     _choose(split, SCENARIOS[scenario]["splits"], "split")
-    _check_n_size(n, size)
+    n, size = _check_n_size(n, size)
     rng = _rng(seed, scenario, split)
     images, labels, masks, factors = _GENERATORS[scenario](rng, split, n, size)
     return ImageSet(_finish(rng, images), np.asarray(labels, np.int64), np.asarray(masks, bool),
@@ -485,7 +493,7 @@ def concept_images(concept: str, n: int = 50, *, size: int = 64, seed: int = 0) 
     (n, size, size, 3) float32 in [0, 1].
     """
     _choose(concept, CONCEPTS, "concept")
-    _check_n_size(n, size)
+    n, size = _check_n_size(n, size, "concept_images")
     if concept == "random":
         return random_images(n, size=size, seed=seed)
     rng = _rng(seed, "concept", concept)
@@ -513,7 +521,7 @@ def random_images(n: int = 50, *, size: int = 64, seed: int = 0) -> np.ndarray:
 
     TCAV compares a concept against several such random sets (different seeds).
     """
-    _check_n_size(n, size)
+    n, size = _check_n_size(n, size, "random_images")
     rng = _rng(seed, "random")
     images, _, _ = _draw_shapes(rng, n, size, scale=(0.1, 0.3))
     return _finish(rng, images)

@@ -26,7 +26,9 @@ import tensorflow as tf
 from labkit.forward import cached
 from labkit.layers import LayerRef, activations, feature_model, iter_layers, parents, resolve_layer
 from labkit.objectives import check_unit
-from labkit.validate import as_images, check_choice, check_positive_int, check_seed
+from labkit.validate import (
+    as_images, check_batch_size, check_choice, check_int, check_model, check_number, check_positive_int,
+)
 
 __all__ = ["filters", "ReceptiveField", "receptive_field", "TopExamples", "top_examples", "embed"]
 
@@ -71,6 +73,7 @@ def filters(model: keras.Model, layer: LayerRef | None = None, *, scale: str | N
     >>> filters(zoo.load("shapes")).shape  # doctest: +SKIP
     (8, 3, 3, 3)
     """
+    model = check_model(model, kind=None)
     check_choice(scale, "scale", ("filter", "layer", None))
     layer = _first_conv2d(model) if layer is None else resolve_layer(model, layer)
     if not isinstance(layer, keras.layers.Conv2D):
@@ -184,8 +187,14 @@ def receptive_field(
     >>> receptive_field(zoo.load("shapes"), "conv4")  # doctest: +SKIP
     ReceptiveField(size=(38, 38), stride=(8, 8), start=(3.5, 3.5))
     """
+    model = check_model(model)
     target = resolve_layer(model, layer)
-    n = tuple(input_size) if input_size is not None else tuple(model.input_shape[1:3])
+    if input_size is None:
+        n = tuple(model.inputs[0].shape[1:3])
+    elif isinstance(input_size, (tuple, list)) and len(input_size) == 2:
+        n = tuple(check_positive_int(v, "input_size") for v in input_size)
+    else:
+        raise TypeError(f"input_size must be a (height, width) pair of ints, got {input_size!r}")
     field, previous, fresh = (np.ones(2), np.ones(2), np.zeros(2)), None, True
     allowed = (keras.Model, keras.layers.Conv2D, *_POOLS, keras.layers.ZeroPadding2D, *_POINTWISE)
     for current in iter_layers(model):
@@ -225,7 +234,7 @@ class TopExamples(NamedTuple):
 def _channel_function(fmodel: keras.Model):
     """(images, channel) -> that channel of the layer, compiled once per feature model (any channel)."""
 
-    def make():
+    def make(fmodel):  # a weak proxy: the compiled function must not keep the model alive
         spec = tf.TensorSpec((None, *fmodel.inputs[0].shape[1:]), tf.float32)
         return tf.function(lambda x, index: tf.nest.flatten(fmodel(x, training=False))[0][..., index],
                            input_signature=[spec, tf.TensorSpec((), tf.int32)])
@@ -236,8 +245,9 @@ def _channel_function(fmodel: keras.Model):
 def _channel_maps(fmodel: keras.Model, batch: np.ndarray, index: int, batch_size: int) -> np.ndarray:
     """One channel of a layer for many images, in compiled chunks: (N, h, w) or (N,)."""
     run, channel = _channel_function(fmodel), tf.constant(index, tf.int32)
-    chunks = [run(tf.constant(batch[i : i + batch_size]), channel) for i in range(0, len(batch), batch_size)]
-    return np.concatenate([chunk.numpy() for chunk in chunks])  # on the host once, after all chunks
+    chunks = [run(tf.constant(batch[i : i + batch_size]), channel).numpy()
+              for i in range(0, len(batch), batch_size)]  # each chunk on the host when done
+    return np.concatenate(chunks)
 
 
 def _crops(batch: np.ndarray, centres: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray]:
@@ -285,10 +295,11 @@ def top_examples(
     >>> top.crops.shape  # doctest: +SKIP
     (9, 38, 38, 3)
     """
-    batch, _ = as_images(images, model=model)
-    k, batch_size = min(check_positive_int(k, "k"), len(batch)), check_positive_int(batch_size, "batch_size")
-    check_choice(reduce, "reduce", ("max", "mean"))
+    model = check_model(model)
     target = resolve_layer(model, layer)
+    batch, _ = as_images(images, model=model)
+    k, batch_size = min(check_positive_int(k, "k"), len(batch)), check_batch_size(batch_size, len(batch))
+    check_choice(reduce, "reduce", ("max", "mean"))
     fmodel = feature_model(model, target, logits=False)
     shape = tuple(fmodel.outputs[0].shape[1:])
     if len(shape) not in (1, 3):
@@ -351,9 +362,12 @@ def embed(
     --------
     >>> xy = embed(zoo.load("shapes"), toy_world("shapes", "test", 500).images)  # doctest: +SKIP
     """
+    model = check_model(model)
     check_choice(method, "method", ("tsne", "pca"))
-    seed = check_seed(seed)
+    seed = check_int(seed, "seed", low=0)
+    perplexity = check_number(perplexity, "perplexity", low=0, low_open=True)
     batch, _ = as_images(images, model=model)
+    resolve_layer(model, layer)
     features = activations(model, batch, layer, batch_size=batch_size)
     features = features.reshape(len(features), -1)  # (N, features)
     if len(features) < 3:

@@ -29,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from . import datasets
+from .validate import as_model_inputs, check_flag, check_int, check_model, check_positive_int, check_seed
 
 __all__ = ["MODELS", "build_cnn", "fold_batchnorm", "build_mlp", "load", "manifest", "evaluate",
            "train", "train_all", "imagenet", "MODEL_DIR"]
@@ -63,6 +64,8 @@ def _keras():
 
 def _check_name(name: str) -> str:
     if not isinstance(name, str) or name not in MODELS:
+        if isinstance(name, (list, tuple)):
+            raise TypeError(f"name must be one zoo model's name (str), got {type(name).__name__} {name!r}")
         close = difflib.get_close_matches(str(name), list(MODELS), n=len(MODELS), cutoff=0)
         raise ValueError(f"name={name!r} is not a zoo model; valid names are: {', '.join(close)}")
     return name
@@ -78,9 +81,13 @@ def build_cnn(input_shape=(64, 64, 3), num_classes: int = 4, *,
     BatchNormalization (``bn1``..) before its ReLU (``relu1``..): that trains
     much faster, and ``fold_batchnorm`` turns it back into the plain model.
     """
+    input_shape = _shape(input_shape, 3, "input_shape", "(H, W, C), e.g. (64, 64, 3)")
+    num_classes = check_positive_int(num_classes, "num_classes")
+    widths = _widths(widths, "widths")
+    batchnorm = check_flag(batchnorm, "batchnorm")
     keras = _keras()
     from keras import layers
-    inputs = keras.Input(shape=tuple(input_shape), name="image")
+    inputs = keras.Input(shape=input_shape, name="image")
     x = inputs
     for i, width in enumerate(widths, start=1):
         if batchnorm:
@@ -96,6 +103,20 @@ def build_cnn(input_shape=(64, 64, 3), num_classes: int = 4, *,
     return keras.Model(inputs, outputs, name=name)
 
 
+def _shape(value, rank: int, name: str, example: str) -> tuple:
+    """A shape of ``rank`` positive ints (None allowed for H and W of an image)."""
+    if not isinstance(value, (tuple, list)) or len(value) != rank:
+        raise TypeError(f"{name} must be a tuple {example}, got {value!r}")
+    return tuple(None if (v is None and i < rank - 1) else check_positive_int(v, name) for i, v in enumerate(value))
+
+
+def _widths(value, name: str) -> tuple:
+    """A non-empty tuple of positive ints (channels or units per layer)."""
+    if isinstance(value, (str, bytes)) or not isinstance(value, (tuple, list)) or not value:
+        raise TypeError(f"{name} must be a non-empty tuple of positive ints, e.g. (8, 16, 32), got {value!r}")
+    return tuple(check_positive_int(v, name) for v in value)
+
+
 def fold_batchnorm(model, *, widths, name: str):
     """The plain CNN computing exactly what a ``batchnorm=True`` CNN computes at inference.
 
@@ -104,6 +125,14 @@ def fold_batchnorm(model, *, widths, name: str):
     conv's kernel and bias: ``kernel * s`` and ``beta - mean * s`` with
     ``s = gamma / sqrt(var + eps)``.
     """
+    model = check_model(model)
+    widths = _widths(widths, "widths")
+    names = {layer.name for layer in model.layers}
+    missing = [n for i in range(1, len(widths) + 1) for n in (f"conv{i}", f"bn{i}") if n not in names]
+    if missing or f"conv{len(widths) + 1}" in names or "logits" not in names:
+        raise ValueError(f"model {model.name!r} is not a build_cnn(..., batchnorm=True) model with widths={widths} "
+                         f"(missing or extra layers: {missing or 'conv' + str(len(widths) + 1)}); fold_batchnorm "
+                         f"folds the batch norms of such a model")
     plain = build_cnn(model.input_shape[1:], model.output_shape[-1], widths=widths, name=name)
     for i in range(1, len(widths) + 1):
         kernel = model.get_layer(f"conv{i}").get_weights()[0]
@@ -117,6 +146,9 @@ def fold_batchnorm(model, *, widths, name: str):
 
 def build_mlp(n_features: int, num_classes: int = 2, *, hidden=(32, 16), name: str = "mlp"):
     """A small MLP (dense1.., logits) for tabular data; output is logits."""
+    n_features = check_positive_int(n_features, "n_features")
+    num_classes = check_positive_int(num_classes, "num_classes")
+    hidden = _widths(hidden, "hidden")
     keras = _keras()
     from keras import layers
     inputs = keras.Input(shape=(n_features,), name="features")
@@ -152,10 +184,15 @@ def evaluate(name: str, model=None, *, n: int = N_EVAL, seed: int = EVAL_SEED) -
     ``{"train_distribution": 0.99, "independent_weather": 0.6}``.
     """
     spec = MODELS[_check_name(name)]
-    model = load(name) if model is None else model
+    n, seed = check_positive_int(n, "n"), check_seed(seed)
+    if model is None:
+        model = load(name)
+    else:
+        check_model(model, kind="table" if spec["kind"] == "mlp" else "image")
     out = {}
     for label, source in spec["eval"].items():
         X, y, _ = _dataset(source, n, seed)
+        X = as_model_inputs(X, model, name=f"model (for the {name} data)")
         out[label] = round(_accuracy(model, X, y), 4)
     return out
 
@@ -176,6 +213,7 @@ def train(name: str, *, seed: int = 0, out_dir: Path | str = MODEL_DIR, verbose:
     keras = _keras()
     import tensorflow as tf
     spec = MODELS[_check_name(name)]
+    seed, verbose = check_int(seed, "seed", low=0), check_int(verbose, "verbose", low=0)
     keras.utils.set_random_seed(seed)
     tf.config.experimental.enable_op_determinism()
     X, y, class_names = _dataset(spec["data"], spec.get("n_train"), seed)
@@ -227,6 +265,9 @@ def train_all(names=tuple(MODELS), *, out_dir: Path | str = MODEL_DIR, verbose: 
     """Train the named zoo models and write MANIFEST.json; returns the manifest."""
     import keras
     import tensorflow as tf
+    if isinstance(names, str):
+        raise TypeError(f"names must be a list of zoo model names, got the string {names!r}; e.g. names=({names!r},)")
+    names = tuple(_check_name(name) for name in names)
     out_dir = Path(out_dir)
     path = out_dir / "MANIFEST.json"
     entries = json.loads(path.read_text())["models"] if path.exists() else {}
@@ -244,12 +285,22 @@ def train_all(names=tuple(MODELS), *, out_dir: Path | str = MODEL_DIR, verbose: 
     return doc
 
 
+_RESTORE = ("restore the shipped files with `git checkout data/models` (or take a fresh clone of the kit), "
+            "or retrain them with `make train`")
+
+
 def manifest() -> dict:
     """The shipped MANIFEST.json as a dict."""
     path = MODEL_DIR / "MANIFEST.json"
     if not path.exists():
-        raise FileNotFoundError(f"{path} is missing: run `make train` to create the zoo models")
-    return json.loads(path.read_text())
+        raise FileNotFoundError(f"{path} is missing: it lists the zoo models; {_RESTORE}")
+    try:
+        doc = json.loads(path.read_text())
+    except (UnicodeDecodeError, json.JSONDecodeError) as err:
+        raise OSError(f"{path} is damaged (not valid JSON: {err}); {_RESTORE}") from None
+    if not isinstance(doc, dict) or not isinstance(doc.get("models"), dict):
+        raise OSError(f"{path} is damaged: it has no 'models' table; {_RESTORE}")
+    return doc
 
 
 def load(name: str, *, verify: bool = True):
@@ -260,6 +311,12 @@ def load(name: str, *, verify: bool = True):
     name : "shapes" | "tanks" | "fire_engines" | "digits" | "loan"
     verify : check the file against the sha256 in MANIFEST.json
 
+    Raises
+    ------
+    FileNotFoundError, OSError
+        The manifest or the model file is missing or damaged; the message
+        says which and how to get it back (``make train`` or a fresh clone).
+
     Example
     -------
     >>> model = load("shapes")
@@ -267,14 +324,25 @@ def load(name: str, *, verify: bool = True):
     (None, 4)
     """
     _check_name(name)
+    verify = check_flag(verify, "verify")
     entry = manifest()["models"].get(name)
     if entry is None:
-        raise FileNotFoundError(f"zoo model {name!r} is not in MANIFEST.json: run `make train`")
+        raise FileNotFoundError(f"zoo model {name!r} is not in {MODEL_DIR / 'MANIFEST.json'}: {_RESTORE}")
+    if not isinstance(entry, dict) or not isinstance(entry.get("file"), str) or "sha256" not in entry:
+        raise OSError(f"the entry of {name!r} in {MODEL_DIR / 'MANIFEST.json'} is damaged; {_RESTORE}")
     path = MODEL_DIR / entry["file"]
+    if not path.exists():
+        raise FileNotFoundError(f"{path}, the {name!r} model, is missing; {_RESTORE}")
     if verify and _sha256(path) != entry["sha256"]:
-        raise OSError(f"{path} does not match its sha256 in MANIFEST.json: the file is damaged or "
-                      "was changed; restore it with `git checkout data/models` or re-run `make train`")
-    return _keras().saving.load_model(path, compile=False)
+        size = path.stat().st_size
+        expected = f" (MANIFEST.json says {entry['bytes']} bytes)" if "bytes" in entry else ""
+        raise OSError(f"{path} does not match its sha256 in MANIFEST.json: the file is damaged or was changed "
+                      f"(it has {size} bytes{expected}); {_RESTORE}")
+    try:
+        return _keras().saving.load_model(path, compile=False)
+    except Exception as err:  # a truncated or foreign file: zipfile, h5py, json and keras errors alike
+        raise OSError(f"{path} could not be read as a Keras model ({type(err).__name__}: {err}); the file is "
+                      f"damaged; {_RESTORE}") from err
 
 
 _IMAGENET = {
@@ -297,7 +365,7 @@ def imagenet(name: str = "resnet50v2"):
     RuntimeError
         offline without cached weights, saying what to do instead.
     """
-    if name not in _IMAGENET:
+    if not isinstance(name, str) or name not in _IMAGENET:
         close = difflib.get_close_matches(str(name), list(_IMAGENET), n=len(_IMAGENET), cutoff=0)
         raise ValueError(f"name={name!r} is not a known ImageNet model; valid names are: {', '.join(close)}")
     import keras

@@ -425,3 +425,30 @@ def test_modules_export_only_the_methods():
     assert gradients.__all__ == ["saliency", "smoothgrad", "integrated_gradients", "gradient_x_input"]
     assert occlusion.__all__ == ["occlusion"]
     assert cam.__all__ == ["cam", "grad_cam", "grad_cam_pp"]
+
+
+def test_no_silent_nan_and_no_int32_overflow(shapes, shapes_images):
+    with pytest.raises(ValueError, match="baseline must be a finite number, got nan"):
+        integrated_gradients(shapes, shapes_images, baseline=float("nan"))
+    with pytest.raises(ValueError, match="baseline contains NaN"):
+        integrated_gradients(shapes, shapes_images, baseline=np.full((64, 64, 3), np.nan, "float32"))
+    with pytest.raises(ValueError, match=r"n=4294967296 is too large"):
+        smoothgrad(shapes, shapes_images, n=2**32)  # was an all-zero map: n overflowed int32 in the graph
+    with pytest.raises(ValueError, match=r"steps x the number of images=.* is too large"):
+        integrated_gradients(shapes, shapes_images, steps=2**30)
+    with pytest.raises(ValueError, match="seed must be >= 0 and at most 2\\*\\*31 - 1"):
+        smoothgrad(shapes, shapes_images, seed=2**40)
+    big = saliency(shapes, shapes_images, batch_size=2**40)  # a batch larger than the images is just all of them
+    np.testing.assert_allclose(big, saliency(shapes, shapes_images), rtol=1e-6)
+
+
+@pytest.mark.parametrize("method", [saliency, smoothgrad, integrated_gradients, occlude, cam.cam, grad_cam])
+def test_every_method_checks_the_model_first(shapes_images, method):
+    with pytest.raises(TypeError, match="model is None: pass a trained keras model"):
+        method(None, shapes_images)
+    with pytest.raises(TypeError, match=r"model is the string 'shapes', not a model.*zoo.load\('shapes'\)"):
+        method("shapes", "not even images")
+    unbuilt = keras.Sequential([keras.layers.Conv2D(2, 3), keras.layers.GlobalAveragePooling2D(),
+                                keras.layers.Dense(2)], name="unbuilt")
+    with pytest.raises(ValueError, match="'unbuilt' has no graph labkit can trace yet .*keras.Input"):
+        method(unbuilt, shapes_images)  # Grad-CAM said "no 2-D convolution layer"

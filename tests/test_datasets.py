@@ -144,9 +144,10 @@ def test_other_sizes():
     (dict(scenario="tank"), "scenario='tank' is not known; valid values are: tanks"),
     (dict(scenario="shapes", split="melbourne"), "split='melbourne'"),
     (dict(scenario="fire_engines", split="train"), "valid values are: .*melbourne"),
-    (dict(n=0), "n must be a positive integer"),
+    (dict(n=0), "n must be a positive int"),
+    (dict(n=10**9), r"toy_world\(n=1000000000, size=64\) would need about .* TB of memory.*fewer images"),
     (dict(size=8), "size must be an integer between 16 and 512"),
-    (dict(seed=-1), "seed must be a non-negative integer"),
+    (dict(seed=-1), "seed must be >= 0"),
 ])
 def test_bad_arguments_are_named(kwargs, match):
     with pytest.raises(ValueError, match=match):

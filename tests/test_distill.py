@@ -123,3 +123,29 @@ def test_bad_input_gets_clear_errors():
     with pytest.raises(ValueError, match="temperature must be a positive number"):
         distill.distill_cnn(zoo.build_cnn((16, 16, 3), 2, widths=(2,)), np.zeros((4, 16, 16, 3), "float32"),
                             temperature=0)
+
+
+def test_images_and_training_settings_are_checked_before_use():
+    teacher = zoo.build_cnn((16, 16, 3), 3, widths=(2,))
+    images = np.random.default_rng(1).random((4, 16, 16, 3), dtype=np.float32)
+    nan = images.copy()
+    nan[0, 0, 0, 0] = np.nan
+    with pytest.raises(ValueError, match="X has integer dtype uint8 and looks like uint8 0-255 pixels"):
+        distill.predict_classes(teacher, (images * 255).astype("uint8"))
+    with pytest.raises(ValueError, match="images contains NaN"):
+        distill.agreement(teacher, teacher, nan)  # was 1.0: NaN images agreed with themselves
+    with pytest.raises(TypeError, match="student is None"):
+        distill.agreement(teacher, None, images)
+    with pytest.raises(ValueError, match=r"labels -1 is out of range; valid class indices are 0..2"):
+        distill.distill_cnn(teacher, images, labels=[-1, 0, 1, 2])  # was trained as the last class
+    for setting, value in (("learning_rate", -0.01), ("learning_rate", float("nan")), ("temperature", float("inf"))):
+        with pytest.raises(ValueError, match=f"{setting} must be a positive number"):
+            distill.distill_cnn(teacher, images, **{setting: value})
+    with pytest.raises(ValueError, match="batch_size must be a positive int"):
+        distill.distill_cnn(teacher, images, batch_size=0)
+    with pytest.raises(ValueError, match="the model returned NaN or inf scores"):
+        distill.predict_classes(lambda X: np.full((len(X), 2), np.nan), X)
+    with pytest.raises(TypeError, match="surrogate must be a Surrogate"):
+        distill.fidelity(threshold_model, None, X)
+    with pytest.raises(TypeError, match="feature_names is one string"):
+        distill.surrogate_tree(threshold_model, X, feature_names="abcd")

@@ -199,3 +199,29 @@ def test_explanations_are_seeded():
     state = np.random.get_state()[1].copy()
     fairness.explain_applicant(model, X12[3], X12, n_samples=60, seed=9)
     np.testing.assert_array_equal(np.random.get_state()[1], state)  # numpy's global generator is left alone
+
+
+def test_targets_rows_and_tables_are_checked():
+    model = linear_keras_model(np.array([1.0, 0, 0, 0], "float32"), 0.0)
+    with pytest.raises(TypeError, match="target must be one class index \\(int\\), got float 1.5"):
+        fairness.explain_applicant(model, X[0], X[:10], target=1.5)  # was truncated to 1
+    with pytest.raises(ValueError, match="target 2 is out of range; valid class indices are 0..1"):
+        fairness.explain_applicant(model, X[0], X[:10], target=2)
+    with pytest.raises(ValueError, match=r"row must have shape \(D,\)"):
+        fairness.explain_applicant(model, X[:2], X[:10])
+    with pytest.raises(ValueError, match="background contains NaN"):
+        fairness.explain_applicant(model, X[0], np.full((3, 4), np.nan))
+    with pytest.raises(ValueError, match="X has 3 columns but 4 are expected"):
+        fairness.permutation_importance(model, X[:, :3])
+    with pytest.raises(ValueError, match="merit contains NaN"):
+        fairness.group_rates(np.array([0, 1]), np.array(["a", "b"]), merit=np.array([0.0, np.nan]))
+
+
+def test_encode_loan_refuses_unknown_categories():
+    raw = datasets.loan_table("test", 20, seed=3).raw
+    with pytest.raises(ValueError, match=r"raw\['sex'\] must be a column \(N,\) of 'female', 'male'; got 'F'"):
+        datasets.encode_loan({**raw, "sex": np.array(["F"] * 20)})  # was encoded as male
+    with pytest.raises(ValueError, match="raw is missing the column\\(s\\) age"):
+        datasets.encode_loan({k: v for k, v in raw.items() if k != "age"})
+    with pytest.raises(ValueError, match=r"raw\['age'\] contains NaN"):
+        datasets.encode_loan({**raw, "age": np.full(20, np.nan)})

@@ -336,9 +336,9 @@ def test_visualize_bad_input(small):
         ascent.visualize(small, ("conv2", 0), param="pixels", **FAST)
     with pytest.raises(ValueError, match="transforms must be one of 'jitter', 'scale', 'rotate'"):
         ascent.visualize(small, ("conv2", 0), transforms=("flip",), **FAST)
-    with pytest.raises(ValueError, match="regularizers 'l2' needs an amount >= 0"):
+    with pytest.raises(ValueError, match="regularizers 'l2' must be an amount >= 0"):
         ascent.visualize(small, ("conv2", 0), regularizers=(("l2", -1),), **FAST)
-    with pytest.raises(TypeError, match="channel index must be an int"):
+    with pytest.raises(TypeError, match=r"objective \('conv2', 1.5\): the index must be an int"):
         ascent.visualize(small, ("conv2", 1.5), **FAST)
     with pytest.raises(ValueError, match="steps must be a positive int"):
         ascent.visualize(small, ("conv2", 0), steps=0, progress=False)
@@ -635,3 +635,49 @@ def test_plots_draw_with_titles_and_colour_bars(shapes, toy, small):
                         images=toy.images, thumbnails=5)
     assert ax.get_title() and len(ax.get_legend().get_texts()) == 4
     plt.close("all")
+
+
+def test_no_nan_images_from_bad_numbers(small):
+    fast = dict(steps=2, progress=False)
+    with pytest.raises(ValueError, match="lr must be a positive number .*got inf"):
+        ascent.visualize(small, ("conv2", 0), lr=float("inf"), **fast)  # returned NaN images
+    with pytest.raises(ValueError, match="transforms 'jitter' must be an amount >= 0 .*got nan"):
+        ascent.visualize(small, ("conv2", 0), transforms=(("jitter", float("nan")),), **fast)
+    with pytest.raises(ValueError, match="regularizers 'l2' must be an amount >= 0 .*got inf"):
+        ascent.visualize(small, ("conv2", 0), regularizers=(("l2", float("inf")),), **fast)
+    with pytest.raises(ValueError, match=r"objective \('conv2', range\(0, 0\)\) selects no unit"):
+        ascent.visualize(small, ("conv2", range(0)), **fast)  # was a raw error
+    with pytest.raises(ValueError, match=r"steps=1099511627776 is too large"):
+        ascent.visualize(small, ("conv2", 0), steps=2**40, progress=False)  # int32 overflow in the graph
+    with pytest.raises(ValueError, match=r"seed=1099511627776 is too large"):
+        ascent.visualize(small, ("conv2", 0), seed=2**40, **fast)
+    with pytest.raises(ValueError, match=r"steps=2147483647 would need about .* of memory"):
+        ascent.pixel_ascent(small, ("conv2", 0), steps=2**31 - 1)
+    with pytest.raises(ValueError, match="index must be an int >= 0, got -1"):
+        obj.channel("conv2", -1)
+
+
+def test_subclassed_and_unbuilt_models_get_the_same_clear_error(toy):
+    class Sub(keras.Model):
+        def __init__(self):
+            super().__init__(name="sub")
+            self.conv, self.pool, self.dense = layers.Conv2D(2, 3), layers.GlobalAveragePooling2D(), layers.Dense(2)
+
+        def call(self, x):
+            return self.dense(self.pool(self.conv(x)))
+
+    sub = Sub()
+    sub(np.zeros((1, 16, 16, 3), "float32"))
+    for call in (lambda: ascent.visualize(sub, ("logits", 0), steps=1, progress=False), lambda: units.filters(sub),
+                 lambda: units.receptive_field(sub, 0), lambda: units.top_examples(sub, 0, 0, toy.images[:2, :16, :16])):
+        with pytest.raises(ValueError, match="'sub' is a subclassed keras.Model .*subclassed models are not supported"):
+            call()
+
+
+def test_top_examples_compiles_once(shapes, toy):
+    units.top_examples(shapes, "conv4", 5, toy.images[:8])
+    fmodel = feature_model(shapes, "conv4", logits=False)
+    function = forward._CACHE[fmodel][("channel",)]
+    units.top_examples(shapes, "conv4", 6, toy.images[8:16])
+    assert forward._CACHE[fmodel][("channel",)] is function
+    assert function.experimental_get_tracing_count() == 1

@@ -440,3 +440,82 @@ def test_small_checks():
         validate.check_seed(-1)
     with pytest.raises(ValueError, match=r"mode must be one of 'a', 'b'; got 'c'"):
         validate.check_choice("c", "mode", ("a", "b"))
+
+
+# --- the validation vocabulary: models first, then arrays, classes and numbers --------------------------
+
+
+def test_models_are_checked_first_with_the_fix(cnn, images):
+    with pytest.raises(TypeError, match=r"model is None: pass a trained keras model, e.g. model = labkit.zoo.load"):
+        activations(None, images, "conv1")
+    with pytest.raises(TypeError, match=r"model is the string 'shapes', not a model: .*labkit.zoo.load\('shapes'\)"):
+        activations("shapes", None, "conv1")  # the model's error comes before the images'
+    with pytest.raises(TypeError, match="model must be a keras.Model, got int"):
+        validate.check_model(3)
+    a, b = keras.Input((16, 16, 3)), keras.Input((16, 16, 3))
+    two = keras.Model([a, b], layers.Add()([a, b]), name="two")
+    with pytest.raises(ValueError, match="model 'two' has 2 inputs and 1 outputs; labkit needs a model with one input"):
+        activations(two, images, 0)
+    table = keras.Model(inputs := keras.Input((5,)), layers.Dense(2)(inputs), name="table")
+    with pytest.raises(ValueError, match=r"'table' takes inputs of shape \(N, 5\), not images .*labkit.distill"):
+        activations(table, images, 0)
+    with pytest.raises(ValueError, match=r"'cnn' takes inputs of shape \(N, 16, 16, 3\), not table rows"):
+        validate.check_model(cnn, kind="table")
+
+
+def test_a_sequential_model_called_once_works_at_any_batch_size(images):
+    model = keras.Sequential([layers.Conv2D(2, 3, name="c"), layers.GlobalAveragePooling2D(), layers.Dense(3)])
+    model(images[:1])  # built by a call: its input has batch size 1
+    maps = activations(model, images, "c")
+    assert maps.shape == (5, 14, 14, 2)
+    np.testing.assert_allclose(maps[3], activations(model, images[3], "c"), rtol=RTOL, atol=ATOL)
+
+
+def test_predict_batched_checks_what_it_gets(cnn, images):
+    logits = predict_batched(cnn, images.astype("float64"))[0]  # float64 is fine: cast to float32
+    np.testing.assert_allclose(logits, cnn.predict(images, verbose=0), rtol=RTOL, atol=ATOL)
+    with pytest.raises(ValueError, match=r"batch has the wrong height H"):
+        predict_batched(cnn, np.zeros((2, 8, 16, 3), "float32"))
+    with pytest.raises(ValueError, match="batch contains NaN"):
+        predict_batched(cnn, np.full((1, 16, 16, 3), np.nan, "float32"))
+    np.testing.assert_allclose(predict_batched(cnn, images, batch_size=2**40)[0], logits, rtol=RTOL, atol=ATOL)
+
+
+def test_numbers_names_classes_and_tables():
+    assert validate.check_int(5, "n", low=0) == 5
+    with pytest.raises(ValueError, match=r"steps=2147483648 is too large: .* 32-bit integer"):
+        validate.check_positive_int(2**31, "steps")
+    with pytest.raises(ValueError, match=r"seed must be >= 0 and at most 2\*\*31 - 1"):
+        validate.check_seed(2**40)
+    assert validate.check_batch_size(2**40, 7) == 7
+    with pytest.raises(ValueError, match="lr must be a finite number > 0, got nan"):
+        validate.check_number(float("nan"), "lr", low=0, low_open=True)
+    with pytest.raises(ValueError, match="alpha must be a number between 0 and 1, got 2"):
+        validate.check_number(2, "alpha", low=0, high=1, what="a number between 0 and 1")
+    with pytest.raises(TypeError, match="alpha must be a finite number, got str"):
+        validate.check_number("0.5", "alpha")
+    with pytest.raises(TypeError, match=r"class_names is one string 'abcd'; pass a list of 4 names"):
+        validate.check_names("abcd", 4, name="class_names")
+    assert validate.check_names([0, 1], 2) == ("0", "1")
+    with pytest.raises(TypeError, match="upsample must be True or False, got str"):
+        validate.check_flag("yes", "upsample")
+    with pytest.raises(ValueError, match=r"labels -1 is out of range; valid class indices are 0..2"):
+        validate.as_labels([0, -1, 2], 3, num_classes=3)
+    with pytest.raises(ValueError, match="labels must hold whole-number class indices"):
+        validate.as_labels([0, 1.5], 2)
+    with pytest.raises(TypeError, match="target must be one class index"):
+        validate.check_class(1.5, 2)
+    with pytest.raises(ValueError, match=r"X has 3 columns but 4 are expected"):
+        validate.as_table(np.zeros((2, 3)), columns=4)
+    with pytest.raises(ValueError, match=r"X must have shape \(N, D\).*X\[None\]"):
+        validate.as_table(np.zeros(3))
+    assert validate.as_array(0.5, "fill").shape == ()
+
+
+def test_memory_is_estimated_before_allocating(monkeypatch):
+    monkeypatch.setenv("LABKIT_MEMORY_LIMIT_GB", "1")
+    assert validate.memory_limit() == 2**30
+    validate.check_memory(2**29, "small", "fine")
+    with pytest.raises(ValueError, match=r"big\(n=9\) would need about 2.0 GB of memory, more than labkit's limit of "
+                                         r"1.0 GB .*LABKIT_MEMORY_LIMIT_GB.*; ask for less"):
+        validate.check_memory(2**31, "big(n=9)", "ask for less")

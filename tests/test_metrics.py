@@ -307,3 +307,36 @@ def test_spearman_matches_scipy():
     b[1, 0, :3] = b[1, 0, 3]  # ties
     expected = [stats.spearmanr(a[i].ravel(), b[i].ravel()).statistic for i in range(3)]
     np.testing.assert_allclose(metrics._spearman(a, b), expected, rtol=1e-10)
+
+
+def test_pointing_game_tolerance_costs_no_more_memory_than_none():
+    masks = np.zeros((2, 64, 64), bool)
+    masks[0, 10:20, 10:20] = True
+    maps = np.zeros((2, 64, 64), "float32")
+    maps[:, 50, 50] = 1.0  # the peak far from the object
+    np.testing.assert_array_equal(pointing_game(maps, masks, tolerance=1000)[:1], [1.0])  # was a MemoryError
+    assert np.isnan(pointing_game(maps, masks, tolerance=1000)[1])  # an empty mask stays NaN
+    # from the peak (50, 50) to the mask's nearest pixel (19, 19): sqrt(31**2 + 31**2) = 43.8 pixels
+    assert pointing_game(maps[0], masks[0], tolerance=43) == 0.0 and pointing_game(maps[0], masks[0], tolerance=44) == 1.0
+
+
+def test_deletion_curve_fill_and_steps_are_checked(linear):
+    model, images = linear, np.random.default_rng(3).random((3, 4, 4, 1), dtype=np.float32)
+    maps = np.random.default_rng(4).random(images.shape[:3]).astype("float32")
+    with pytest.raises(ValueError, match="fill must be a finite number, got nan"):
+        metrics.deletion_curve(model, images, maps, fill=float("nan"))
+    with pytest.raises(ValueError, match="fill contains NaN"):
+        metrics.deletion_curve(model, images, maps, fill=np.full(images.shape, np.nan, "float32"))
+    with pytest.raises(ValueError, match=r"fill must be a number or an array broadcastable to the images"):
+        metrics.deletion_curve(model, images, maps, fill=np.zeros((3, 3)))
+    small = metrics.deletion_curve(model, images, maps, steps=8, batch_size=3)[1]  # 3 images per pass, not 9
+    np.testing.assert_allclose(small, metrics.deletion_curve(model, images, maps, steps=8)[1], rtol=1e-5, atol=1e-6)
+
+
+def test_randomizing_layers_without_weights_is_refused(shapes_model, shape_images):
+    with pytest.raises(ValueError, match=r"layers \['gap'\] have no weights, so re-initialising them changes nothing"):
+        randomization_check(edge_map, shapes_model, shape_images, layers=["gap"])  # reported correlation 1.0
+    one = randomization_check(edge_map, shapes_model, shape_images[:2], layers="logits")  # one name is one layer
+    assert one.layers == ("logits",)
+    with pytest.raises(TypeError, match="method must be an attribution method"):
+        randomization_check("saliency", shapes_model, shape_images)

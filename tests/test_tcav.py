@@ -208,6 +208,19 @@ def test_same_seed_same_result_other_seed_other_sets(cnn):
     assert first.n_tests == 4
 
 
+def test_two_layers_give_each_layer_s_single_layer_numbers(cnn):
+    """Several layers in one call (one feature model with two outputs) = each layer alone, same sets."""
+    class_images = datasets.concept_images("random", 8, size=SIZE, seed=7)
+    run = dict(n_random=2, n_concept=6, seed=3)
+    both = tcav(cnn, ["conv1", "conv2"], 1, "red", class_images, **run)
+    for layer in ("conv1", "conv2"):
+        alone = tcav(cnn, layer, 1, "red", class_images, **run).row(layer, "red")
+        row = both.row(layer, "red")
+        assert (row.scores, row.random_scores) == (alone.scores, alone.random_scores)
+        assert (row.cav_accuracies, row.random_cav_accuracies) == (alone.cav_accuracies, alone.random_cav_accuracies)
+    assert both.n_tests == 2
+
+
 # --- bad input ---------------------------------------------------------------------
 
 
@@ -293,7 +306,9 @@ def test_tcav_bars_draws_every_row_and_the_baseline(result):
     assert heights[0] == pytest.approx(result.row("gap", "red").mean)
     assert heights[-1] == pytest.approx(result.rows[0].random_mean)
     marks = [t.get_text() for t in ax.texts]
-    assert marks == [f"{r.mean:.2f}\n" + ("*" if r.significant else "n.s.") for r in result.rows]
+    baseline = {r.layer: r.random_mean for r in result.rows}  # one grey bar per layer, labelled "random"
+    assert marks == ([f"{r.mean:.2f}\n" + ("*" if r.significant else "n.s.") for r in result.rows]
+                     + [f"{m:.2f}\nrandom" for m in baseline.values()])
     colours = {c.get_label(): c.patches[0].get_facecolor() for c in ax.containers if hasattr(c, "patches")}
     assert colours["red"][:3] == pytest.approx((1.0, 0.0, 0.0))   # a colour concept in its colour
     assert "red-lover" in ax.get_title()
@@ -309,3 +324,13 @@ def test_a_dead_layer_gives_a_clear_error(sets):
     model = keras.Model(inputs, layers.Dense(2)(x))
     with pytest.raises(ValueError, match="no direction between 'concept' and 'random' at layer 'dead'"):
         fit_cav(model, "dead", red[:6], random[:6])
+
+
+def test_cav_none_and_sizes_beyond_memory_are_refused(cnn, sets):
+    red, random = sets
+    with pytest.raises(TypeError, match="cav must be a CAV from fit_cav"):
+        tcav_score(cnn, random[:2], 1, None)  # was an AttributeError
+    with pytest.raises(ValueError, match=r"tcav\(n_random=..., n_concept=1000000000\) .* would need about .* of memory"):
+        tcav(cnn, "conv2", 1, "red", random[:2], n_random=2, n_concept=10**9)
+    with pytest.raises(ValueError, match=r"n_random=1099511627776 is too large"):
+        tcav(cnn, "conv2", 1, "red", random[:2], n_random=2**40)

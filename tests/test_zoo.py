@@ -1,5 +1,6 @@
 """The shipped zoo models: integrity, architecture, and accuracy measured on fresh data."""
 import json
+import re
 
 import numpy as np
 import pytest
@@ -134,3 +135,79 @@ def test_imagenet_offline_raises_a_clear_error(monkeypatch, tmp_path):
 def test_imagenet_unknown_name():
     with pytest.raises(ValueError, match="valid names are: resnet50v2"):
         zoo.imagenet("resnet50_v2")
+
+
+# --- damaged or missing files say what is wrong and how to get them back ---------------------------
+
+
+def _copy_of_the_zoo(tmp_path, monkeypatch):
+    import shutil
+    shutil.copytree(zoo.MODEL_DIR, tmp_path / "models")
+    monkeypatch.setattr(zoo, "MODEL_DIR", tmp_path / "models")
+    return tmp_path / "models"
+
+
+FIX = r"make train|fresh clone"
+
+
+@pytest.mark.parametrize("damage, error, match", [
+    ("no_manifest", FileNotFoundError, r"MANIFEST.json is missing"),
+    ("manifest_not_json", OSError, r"MANIFEST.json is damaged \(not valid JSON"),
+    ("manifest_without_models", OSError, r"MANIFEST.json is damaged: it has no 'models' table"),
+    ("entry_missing", FileNotFoundError, r"zoo model 'loan' is not in .*MANIFEST.json"),
+    ("entry_damaged", OSError, r"the entry of 'loan' in .*MANIFEST.json is damaged"),
+    ("file_missing", FileNotFoundError, r"loan.keras, the 'loan' model, is missing"),
+    ("file_truncated", OSError, r"does not match its sha256 .* \(it has 1000 bytes \(MANIFEST.json says \d+ bytes\)\)"),
+    ("file_garbage", OSError, r"could not be read as a Keras model .* the file is damaged"),
+])
+def test_damaged_zoo_files_are_explained(tmp_path, monkeypatch, damage, error, match):
+    import hashlib
+    folder = _copy_of_the_zoo(tmp_path, monkeypatch)
+    manifest_path, model_path = folder / "MANIFEST.json", folder / "loan.keras"
+    doc = json.loads(manifest_path.read_text())
+    if damage == "no_manifest":
+        manifest_path.unlink()
+    elif damage == "manifest_not_json":
+        manifest_path.write_text(manifest_path.read_text()[:100])
+    elif damage == "manifest_without_models":
+        manifest_path.write_text(json.dumps({"generated_by": "someone"}))
+    elif damage == "entry_missing":
+        del doc["models"]["loan"]
+        manifest_path.write_text(json.dumps(doc))
+    elif damage == "entry_damaged":
+        doc["models"]["loan"] = {"file": 3}
+        manifest_path.write_text(json.dumps(doc))
+    elif damage == "file_missing":
+        model_path.unlink()
+    elif damage == "file_truncated":
+        model_path.write_bytes(model_path.read_bytes()[:1000])
+    elif damage == "file_garbage":  # a file whose hash is right but which is no model: verify cannot tell
+        model_path.write_bytes(b"not a keras file " * 50)
+        doc["models"]["loan"]["sha256"] = hashlib.sha256(model_path.read_bytes()).hexdigest()
+        manifest_path.write_text(json.dumps(doc))
+    with pytest.raises(error, match=match) as info:
+        zoo.load("loan")
+    assert re.search(FIX, str(info.value)), str(info.value)
+    assert zoo.load("digits") if damage in ("entry_missing", "file_missing", "file_truncated", "file_garbage") else True
+
+
+def test_a_truncated_file_without_verification_still_explains(tmp_path, monkeypatch):
+    folder = _copy_of_the_zoo(tmp_path, monkeypatch)
+    (folder / "loan.keras").write_bytes((folder / "loan.keras").read_bytes()[:1000])
+    with pytest.raises(OSError, match=r"could not be read as a Keras model \((BadZipFile|OSError|ValueError).*make train"):
+        zoo.load("loan", verify=False)
+
+
+def test_bad_arguments_are_named():
+    with pytest.raises(TypeError, match="verify must be True or False"):
+        zoo.load("loan", verify="no")
+    with pytest.raises(TypeError, match="names must be a list of zoo model names, got the string 'loan'"):
+        zoo.train_all("loan")
+    with pytest.raises(TypeError, match="widths must be a non-empty tuple"):
+        zoo.build_cnn((16, 16, 3), 3, widths="8")
+    with pytest.raises(ValueError, match="num_classes must be a positive int"):
+        zoo.build_mlp(4, 0)
+    with pytest.raises(ValueError, match="is not a build_cnn\\(..., batchnorm=True\\) model"):
+        zoo.fold_batchnorm(zoo.build_cnn((16, 16, 3), 3, widths=(4,)), widths=(4,), name="x")
+    with pytest.raises(ValueError, match="model 'shapes' takes inputs of shape \\(N, 64, 64, 3\\), not table rows"):
+        zoo.evaluate("loan", zoo.load("shapes"), n=10)
