@@ -8,10 +8,38 @@ whether the lab runs on CPU or GPU. Calling it again just returns that line.
 
 from __future__ import annotations
 
+import os
 import platform
+import sys
 
-import keras
-import tensorflow as tf
+
+def _import_tensorflow_quietly() -> None:
+    """Import TensorFlow with file descriptor 2 pointed at /dev/null, when the caller asked for
+    silence (``TF_CPP_MIN_LOG_LEVEL=3``) and TensorFlow is not imported yet.
+
+    TensorFlow's C++ side writes its start-up lines ("Could not find cuda drivers ...", "failed
+    call to cuInit") to the process's stderr while it loads, before any log level applies; in a
+    notebook they show as red noise in the first cell. A Python error during the import is not
+    affected (it is raised after stderr is restored)."""
+    if "tensorflow" in sys.modules or os.environ.get("TF_CPP_MIN_LOG_LEVEL") != "3":
+        return
+    try:
+        saved = os.dup(2)
+    except OSError:                  # no file descriptor 2 (some embedded interpreters)
+        return
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            import tensorflow  # noqa: F401
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
+
+
+_import_tensorflow_quietly()
+
+import keras  # noqa: E402
+import tensorflow as tf  # noqa: E402
 
 __all__ = ["setup", "describe"]
 
@@ -84,6 +112,8 @@ def setup(verbose: bool = True) -> str:
     labkit: running on CPU only (no GPU found); TensorFlow 2.21.0, Keras 3.15.1
     """
     global _SUMMARY
+    if not isinstance(verbose, bool):  # device sits beside validate on the bottom floor, so checks here
+        raise TypeError(f"verbose must be True or False, got {type(verbose).__name__} {verbose!r}")
     if _SUMMARY is None:
         _SUMMARY = _summarize()
     if verbose:

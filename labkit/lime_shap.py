@@ -70,11 +70,13 @@ def predict_fn(model: keras.Model, *, batch_size: int = 256, softmax: bool = Tru
     >>> f(data.images[:3]).sum(axis=1)  # doctest: +SKIP
     array([1., 1., 1.])
     """
-    batch_size = validate.check_positive_int(batch_size, "batch_size")
+    model = validate.check_model(model)
+    batch_size = validate.check_batch_size(batch_size)
+    softmax = validate.check_flag(softmax, "softmax")
     net = logits_model(model)  # image -> pre-softmax logits, sharing the weights
 
     def predict(images) -> np.ndarray:
-        batch = np.ascontiguousarray(images, dtype=np.float32)  # lime passes float64 copies
+        batch, _ = validate.as_images(images, model=model)  # lime passes float64 copies
         logits = predict_batched(net, batch, batch_size=batch_size)[-1].astype(np.float64)
         return probabilities(logits) if softmax else logits
 
@@ -106,6 +108,7 @@ def lime_map(
     segmentation: str | Callable = "slic",
     n_segments: int = 50,
     hide_color: float | None = None,
+    output: str = "probability",
     batch_size: int = 256,
     seed: int = 0,
 ) -> np.ndarray:
@@ -138,6 +141,11 @@ def lime_map(
         Value of a hidden superpixel; None = its mean colour (lime's default,
         and on the toy world far better than black, which the models read as
         an object of its own).
+    output : {"probability", "log_odds"}
+        What LIME explains: the target's softmax probability (the paper's
+        choice), or its log-odds ``log p / (1 - p) = z_t - logsumexp(z_others)``
+        from the logits, for a model so sure of itself (p > 0.99) that hiding
+        superpixels barely moves its probability (a saturated softmax).
     batch_size : int
         Images per forward pass.
     seed : int
@@ -146,7 +154,8 @@ def lime_map(
     Returns
     -------
     np.ndarray
-        (N, H, W) signed maps, constant on each superpixel ((H, W) for one image).
+        (N, H, W) signed maps, constant on each superpixel ((H, W) for one image),
+        in units of ``output``.
 
     Examples
     --------
@@ -154,18 +163,26 @@ def lime_map(
     """
     from lime.lime_image import LimeImageExplainer
 
+    model = validate.check_model(model)
     batch, single = validate.as_images(images, model=model)
     num_samples = validate.check_positive_int(num_samples, "num_samples")
     n_segments = validate.check_positive_int(n_segments, "n_segments")
-    batch_size = validate.check_positive_int(batch_size, "batch_size")
+    batch_size = validate.check_batch_size(batch_size)
     seed = validate.check_seed(seed) or 0
+    if hide_color is not None:
+        hide_color = validate.check_number(hide_color, "hide_color")
+    validate.check_choice(output, "output", ("probability", "log_odds"))
+    validate.check_memory(num_samples * (8 * n_segments + 4 * batch[0].size), f"lime_map(num_samples={num_samples})",
+                          "use fewer samples")  # LIME's 0/1 design matrix and a batch of perturbed images
     segment = _segmenter(segmentation, n_segments)
     targets = explained_classes(model, batch, target, batch_size=batch_size)
-    f = predict_fn(model, batch_size=batch_size, softmax=True)
+    f = predict_fn(model, batch_size=batch_size, softmax=output == "probability")
+    if output == "log_odds":
+        f = _log_odds_of(f)
     maps = np.zeros(batch.shape[:3], np.float32)  # (N, H, W)
     for i, (image, label) in enumerate(zip(batch.astype(np.float64), targets)):  # LIME explains one image
         explainer = LimeImageExplainer(random_state=seed)
-        with contextlib.redirect_stderr(io.StringIO()):  # lime's per-sample progress bar
+        with _no_progress_bar():
             explanation = explainer.explain_instance(
                 image, f, labels=(int(label),), top_labels=None, hide_color=hide_color,
                 num_samples=num_samples, batch_size=batch_size, segmentation_fn=segment, random_seed=seed)
@@ -175,12 +192,43 @@ def lime_map(
     return maps[0] if single else maps
 
 
+def _log_odds_of(logits_fn: Callable) -> Callable:
+    """images -> logits (N, K) turned into images -> log-odds of every class (N, K)."""
+    def log_odds(images) -> np.ndarray:
+        z = logits_fn(images)                                        # (N, K) float64
+        others = np.repeat(z[:, None, :], z.shape[1], axis=1)        # (N, K, K): row k = all logits...
+        k = np.arange(z.shape[1])
+        others[:, k, k] = -np.inf                                    # ...but class k's own
+        top = others.max(axis=2, keepdims=True)
+        logsumexp = top[..., 0] + np.log(np.exp(others - top).sum(axis=2))
+        return z - logsumexp
+    return log_odds
+
+
+@contextlib.contextmanager
+def _no_progress_bar():
+    """lime 0.2.0.1 draws a tqdm.auto bar per explained image (a widget in a notebook, so
+    redirecting stderr does not hide it) and has no option against it: swap its ``tqdm`` for
+    a plain iterator while it runs."""
+    import lime.lime_image
+
+    original = lime.lime_image.tqdm
+    lime.lime_image.tqdm = lambda iterable, *args, **kwargs: iterable
+    try:
+        with contextlib.redirect_stderr(io.StringIO()):
+            yield
+    finally:
+        lime.lime_image.tqdm = original
+
+
 # --- SHAP -----------------------------------------------------------------------------
 
 
-def _fill_image(fill, shape: tuple) -> np.ndarray:
+def _fill_image(fill, shape: tuple, model=None) -> np.ndarray:
     """A number, one colour (C,) or one image (H, W, C) -> the (H, W, C) image that hides pixels."""
-    array = np.asarray(fill, np.float32)
+    if np.shape(fill) == shape:  # an image: checked like every image (floats, not 0-255, finite)
+        return validate.as_images(fill, name="fill", model=model)[0][0]
+    array = validate.as_array(fill, "fill", allow_empty=True)
     if array.shape not in ((), shape[-1:], shape):
         raise ValueError(f"fill must be a number, a colour of shape {shape[-1:]} or one image of shape "
                          f"{shape}, got shape {array.shape}")
@@ -203,7 +251,7 @@ def _shap_partition(model, batch, targets, fill, max_evals, batch_size, seed) ->
     import shap
 
     f = predict_fn(model, batch_size=batch_size, softmax=False)
-    masker = shap.maskers.Image(_fill_image(fill, batch.shape[1:]))
+    masker = shap.maskers.Image(fill)  # (H, W, C), checked by shap_map
     explainer = shap.Explainer(f, masker, algorithm="partition")
     with _numpy_seed(seed):  # shap breaks ties in its search queue with np.random
         values = [explainer(batch[i : i + 1], max_evals=max_evals, batch_size=batch_size, outputs=[int(t)],
@@ -216,9 +264,7 @@ def _shap_gradient(model, batch, targets, background, nsamples, batch_size, seed
     """Expected gradients of the target logit with shap.GradientExplainer: (N, H, W, C)."""
     import shap
 
-    background = np.asarray(background, np.float32)
-    if background.ndim == 3:
-        background = background[None]
+    background, _ = validate.as_images(background, name="background", model=model)
     with _numpy_seed(seed), warnings.catch_warnings():  # shap reseeds numpy's global generator
         warnings.filterwarnings("ignore", message="The structure of `inputs`")
         explainer = shap.GradientExplainer(logits_model(model), background, batch_size=batch_size)
@@ -283,16 +329,24 @@ def shap_map(
     >>> maps = shap_map(model, data.images[:4], max_evals=1000)  # doctest: +SKIP
     >>> maps.sum(axis=(1, 2))  # = S_c(x) - S_c(black image)  # doctest: +SKIP
     """
+    model = validate.check_model(model)
     validate.check_choice(explainer, "explainer", ("partition", "gradient"))
     batch, single = validate.as_images(images, model=model)
-    max_evals, nsamples = validate.check_positive_int(max_evals, "max_evals"), validate.check_positive_int(nsamples, "nsamples")
-    batch_size = validate.check_positive_int(batch_size, "batch_size")
+    max_evals = validate.check_positive_int(max_evals, "max_evals")
+    nsamples = validate.check_positive_int(nsamples, "nsamples")
+    batch_size = validate.check_batch_size(batch_size)
     seed = validate.check_seed(seed) or 0
+    fill = _fill_image(fill, batch.shape[1:], model)  # (H, W, C)
+    if background is not None:
+        background, _ = validate.as_images(background, name="background", model=model)
+    validate.check_memory(2 * max_evals * batch[0].size * 4 if explainer == "partition"
+                          else nsamples * batch[0].size * 16 * len(batch), f"shap_map(max_evals={max_evals}, "
+                          f"nsamples={nsamples})", "use fewer model evaluations")
     targets = explained_classes(model, batch, target, batch_size=batch_size)
     if explainer == "partition":
         values = _shap_partition(model, batch, targets, fill, max_evals, batch_size, seed)
     else:
-        reference = _fill_image(fill, batch.shape[1:])[None] if background is None else background
+        reference = fill[None] if background is None else background
         values = _shap_gradient(model, batch, targets, reference, nsamples, batch_size, seed)
     maps = values.sum(axis=-1).astype(np.float32)  # (N, H, W): channels added, as attributions add
     return maps[0] if single else maps

@@ -2,8 +2,10 @@
 
 Each explorer shows controls above a picture and recomputes when a control
 changes: ``occlusion_explorer`` (patch size and stride sliders, image and
-class choosers), ``layer_explorer`` (a layer chooser for activations) and
-``gradcam_explorer`` (layer and class choosers). The picture is a PNG in an
+class choosers), ``layer_explorer`` (the input image beside a layer's channels, with a
+layer chooser and a pager through all channels) and ``gradcam_explorer``
+(layer and class choosers; the title says how strong the map is, so a class
+the image does not show is not mistaken for one it does). The picture is a PNG in an
 ``ipywidgets.Image``, drawn by ``labkit.plot``; results and pictures are
 cached, so going back to earlier settings is instant.
 
@@ -25,6 +27,7 @@ from __future__ import annotations
 import html
 import io
 import time
+import warnings
 from collections.abc import Sequence
 
 import ipywidgets as w
@@ -35,7 +38,7 @@ from numpy.typing import ArrayLike
 from labkit import cam, layers, occlusion, plot
 from labkit.forward import predict_batched
 from labkit.targets import explained_classes, logits_model, softmax
-from labkit.validate import as_images
+from labkit.validate import as_images, check_model, check_names, check_positive_int
 
 
 __all__ = ["occlusion_explorer", "layer_explorer", "gradcam_explorer", "Explorer"]
@@ -43,6 +46,8 @@ __all__ = ["occlusion_explorer", "layer_explorer", "gradcam_explorer", "Explorer
 PREDICTED_LABEL = "predicted class"  # the class chooser's entry for targets.PREDICTED (None)
 DPI = 120  # of the PNG shown, at its own size (about 370 px wide for one map)
 MIN_STRIDE = 2  # stride 1 on 64x64 means ~3700 forward passes: seconds per update on a laptop CPU
+WEAK = 0.25     # a Grad-CAM map whose peak is below this share of the predicted class's is called weak
+ALL_LAYERS_AT_ONCE = 2 ** 22  # floats per image: below this the layer explorer computes every layer in one pass
 
 
 class Explorer:
@@ -50,22 +55,20 @@ class Explorer:
 
     def __init__(self, model: keras.Model, images: ArrayLike, class_names: Sequence[str] | None = None, *,
                  title: str):
-        self.model = model
+        self.model = check_model(model)
         self.images, _ = as_images(images, model=model)     # (N, H, W, C)
+        n_classes = int(logits_model(model).output_shape[-1])
+        self.class_names = check_names(class_names, n_classes, name="class_names", prefix="", noun="names",
+                                       expected=f"the model has {n_classes} classes")
         logits = predict_batched(logits_model(model), self.images)[-1]  # (N, classes), computed once
         self.probabilities = softmax(logits)                               # (N, classes)
         self.predicted = explained_classes(model, self.images, None)      # (N,) "predicted class"
-        n_classes = logits.shape[-1]
-        self.class_names = tuple(class_names) if class_names is not None else tuple(
-            str(c) for c in range(n_classes))
-        if len(self.class_names) != n_classes:
-            raise ValueError(f"class_names has {len(self.class_names)} names but the model has "
-                             f"{n_classes} classes")
         self.title = title
         self.controls: dict[str, w.ValueWidget] = {}
         # shown at its own size: stretched to the output's width a 300-pixel PNG turns blurry
         self.picture = w.Image(format="png", layout=w.Layout(align_self="flex-start", max_width="100%"))
         self.status = w.HTML()
+        self.notes: list[str] = []  # said once and kept under every picture (e.g. a starting value changed)
         self.result = None
         self.settings: dict = {}
         self.calls = 0
@@ -112,18 +115,24 @@ class Explorer:
         key = tuple(sorted(settings.items()))
         if key == self._shown:       # e.g. the stride slider clamped by a patch change
             return
-        cached = key in self._cache
-        if not cached:
-            self._cache[key] = self._compute(settings)
-            self.calls += 1
-        self.settings, self.result = settings, self._cache[key]
+        cached = self._compute_key(settings) in self._cache
+        self.settings, self.result = settings, self._computed(settings)
         if key not in self._pictures:
             self._pictures[key] = _png(self._draw(settings, self.result).figure)
         self.picture.value = self._pictures[key]
         self._shown = key
         self.seconds = time.perf_counter() - start
         when = "from the cache" if cached else f"computed in {self.seconds:.2f} s"
-        self.status.value = f"<small>{html.escape(self._describe(settings), quote=False)} ({when})</small>"
+        notes = "".join(f"<br>{html.escape(note, quote=False)}" for note in self.notes)
+        self.status.value = f"<small>{html.escape(self._describe(settings), quote=False)} ({when}){notes}</small>"
+
+    def _computed(self, settings: dict):
+        """The result for ``settings``, computed once per :meth:`_compute_key` (``calls`` counts computations)."""
+        key = self._compute_key(settings)
+        if key not in self._cache:
+            self._cache[key] = self._compute(settings)
+            self.calls += 1
+        return self._select(settings, self._cache[key])
 
     def _ipython_display_(self):
         from IPython.display import display
@@ -132,7 +141,11 @@ class Explorer:
     def __repr__(self) -> str:
         return f"<{type(self).__name__} settings={self.settings} calls={self.calls}>"
 
-    # subclasses fill these in
+    # subclasses fill these in (and may narrow what a computation depends on)
+    def _compute_key(self, settings: dict):
+        return tuple(sorted(settings.items()))
+    def _select(self, settings: dict, computed):
+        return computed
     def _settings(self) -> dict: ...
     def _compute(self, settings: dict): ...
     def _draw(self, settings: dict, result): ...   # returns a matplotlib Axes
@@ -149,25 +162,42 @@ class _Occlusion(Explorer):
     FILLS = {"image mean": "mean", "black (0.0)": 0.0}
 
     def __init__(self, model, images, class_names, patch, stride, fill):
+        check_model(model)
+        patch = check_positive_int(patch, "patch", high=None)
+        stride = check_positive_int(stride, "stride", high=None)
+        fill_name = self._fill_name(fill)
         super().__init__(model, images, class_names, title="Occlusion: cover a patch, watch the "
                          "class probability drop (Zeiler & Fergus 2014)")
         size = min(self.images.shape[1:3])
         top = max(2, size // 2)
-        patch = int(np.clip(patch, 2, top))
+        patch = self._within("patch", patch, 2, top, f"the slider's range for {size}x{size} images "
+                             "(a patch over half the image hides most of it)")
+        stride = self._within("stride", stride, min(MIN_STRIDE, patch), patch,
+                              f"the slider's range for patch {patch} (at least {MIN_STRIDE}, at most the patch)")
         self.controls = {
             "image": self._image_control(),
             "class": self._class_control(),
             "patch": w.IntSlider(patch, 2, top, description="patch", continuous_update=False),
-            "stride": w.IntSlider(int(np.clip(stride, MIN_STRIDE, patch)), min(MIN_STRIDE, patch), patch,
+            "stride": w.IntSlider(stride, min(MIN_STRIDE, patch), patch,
                                   description="stride", continuous_update=False),
-            "fill": w.Dropdown(options=list(self.FILLS), value=self._fill_name(fill), description="fill"),
+            "fill": w.Dropdown(options=list(self.FILLS), value=fill_name, description="fill"),
         }
         self.controls["patch"].observe(self._limit_stride, names="value")
         self._finish_setup()
 
+    def _within(self, name: str, value: int, low: int, high: int, why: str) -> int:
+        """``value`` clamped to the slider's range; a changed value is said (a warning and a note)."""
+        clamped = int(np.clip(value, low, high))
+        if clamped != value:
+            note = f"{name}={value} is outside {why}: the explorer starts at {name}={clamped}."
+            warnings.warn(note, UserWarning, stacklevel=4)
+            self.notes.append(note)
+        return clamped
+
     def _fill_name(self, fill) -> str:
         for name, value in self.FILLS.items():
-            if isinstance(fill, str) == isinstance(value, str) and fill == value:
+            comparable = isinstance(fill, (str, float, int)) and isinstance(fill, str) == isinstance(value, str)
+            if comparable and fill == value:
                 return name
         raise ValueError(f'fill must be "mean" or 0.0 in the explorer, got {fill!r}')
 
@@ -212,37 +242,104 @@ class _GradCam(Explorer):
         return cam.grad_cam(self.model, self.images[s["image"]], s["target"],
                             layer=s["layer"], upsample=True)
 
+    def strength(self, settings: dict | None = None) -> tuple[float, float]:
+        """(largest value of the map, that of the predicted class's map at the same layer) for ``settings``."""
+        s = self.settings if settings is None else settings
+        predicted = dict(s, target=int(self.predicted[s["image"]]))
+        return float(self._computed(s).max()), float(self._computed(predicted).max())
+
+    def _strength_text(self, s) -> str:
+        peak, reference = self.strength(s)
+        if peak <= 0:
+            return "zero everywhere: nothing in this layer raises the class score"
+        if s["target"] == int(self.predicted[s["image"]]):
+            return f"largest value {peak:.2g} (the predicted class)"
+        share = peak / reference if reference > 0 else np.inf
+        weak = "\n(weak: the colours are stretched to its small maximum)" if share < WEAK else ""
+        return f"largest value {peak:.2g} = {share:.1%} of the predicted class's{weak}"
+
     def _draw(self, s, result):
         return plot.heatmap(self.images[s["image"]], result, signed=False,
-                            title=f"Grad-CAM at {s['layer']}\nfor '{self.class_names[s['target']]}'")
+                            title=f"Grad-CAM at {s['layer']} for '{self.class_names[s['target']]}'\n"
+                                  f"{self._strength_text(s)}")
+
+    def _describe(self, settings: dict) -> str:
+        return f"{super()._describe(settings)}; Grad-CAM " + self._strength_text(settings).replace("\n", " ")
 
 
 class _Layers(Explorer):
     def __init__(self, model, images, class_names, max_channels):
+        check_model(model)
+        max_channels = check_positive_int(max_channels, "max_channels")
         super().__init__(model, images, class_names, title="Activations: forward one image and "
                          "look at every channel of a layer")
         names = _map_layers(model)
         convs = [layer.name for layer in layers.conv_layers(model)]
         self.max_channels = max_channels
+        self.channels = _channels(model)                    # layer name -> K
+        # small models: every layer in one forward pass per image, one compiled function for all layers
+        self._names = names if sum(_floats(model).values()) <= ALL_LAYERS_AT_ONCE else None
+        first = convs[0] if convs else names[0]
         self.controls = {
             "image": self._image_control(),
-            "layer": w.Dropdown(options=names, value=convs[0] if convs else names[0],
-                                description="layer"),
+            "layer": w.Dropdown(options=names, value=first, description="layer"),
+            "channels": w.Dropdown(options=self._pages(first), value=0, description="channels"),
         }
+        self.controls["layer"].observe(self._new_pages, names="value")   # before the update: same picture once
         self._finish_setup()
 
+    def _pages(self, layer: str) -> list[tuple[str, int]]:
+        """The channel chooser's entries for ``layer``: ("0-31 of 64", 0), ("32-63 of 64", 32), ..."""
+        k = self.channels[layer]
+        return [(f"{start}-{min(start + self.max_channels, k) - 1} of {k}", start)
+                for start in range(0, k, self.max_channels)]
+
+    def _new_pages(self, change):
+        pager = self.controls["channels"]
+        pages = self._pages(change["new"])
+        keep = pager.value if pager.value in [start for _, start in pages] else 0
+        pager.options = pages
+        pager.value = keep
+
     def _settings(self):
-        return {"image": self.controls["image"].value, "layer": self.controls["layer"].value}
+        layer = self.controls["layer"].value
+        first = self.controls["channels"].value or 0
+        if first >= self.channels[layer]:     # a page of the previous layer, while the chooser updates
+            first = 0
+        return {"image": self.controls["image"].value, "layer": layer, "first": first}
+
+    def _compute_key(self, s):
+        return (s["image"],) if self._names else (s["image"], s["layer"])
 
     def _compute(self, s):
-        return layers.activations(self.model, self.images[s["image"]], s["layer"])  # (h, w, K)
+        image = self.images[s["image"]]
+        if self._names:
+            return dict(zip(self._names, layers.activations(self.model, image, self._names)))  # each (h, w, K)
+        return {s["layer"]: layers.activations(self.model, image, s["layer"])}
+
+    def _select(self, s, computed):
+        return computed[s["layer"]]                          # (h, w, K)
 
     def _draw(self, s, result):
-        shown = range(min(self.max_channels, result.shape[-1]))
-        return plot.activation_grid(result, channels=shown,
-                                title=f"image {s['image']}, layer {s['layer']}: "
-                                      f"{len(shown)} of {result.shape[-1]} channels, "
-                                      f"{result.shape[0]}x{result.shape[1]} each")
+        shown = list(range(s["first"], min(s["first"] + self.max_channels, result.shape[-1])))
+        ncols = 8
+        rows = -(-len(shown) // ncols)
+        i = s["image"]
+        left = plot.image(self.images[i], title=f"input: image {i}\n(model says "
+                                                f"'{self.class_names[int(self.predicted[i])]}')")
+        figure = left.figure                                 # the image on the left, the channels beside it
+        figure.set_size_inches(2.2 + 1.1 * ncols + 1, max(2.4, 1.1 * rows + 0.8))
+        grid = figure.add_gridspec(1, 2, width_ratios=(2.0, 1.1 * ncols + 1))
+        left.set_subplotspec(grid[0])
+        right = figure.add_subplot(grid[1])
+        return plot.activation_grid(result, channels=shown, ax=right, ncols=ncols,
+                                    title=f"layer {s['layer']}: channels {shown[0]}-{shown[-1]} of "
+                                          f"{result.shape[-1]}, {result.shape[0]}x{result.shape[1]} each")
+
+    def _describe(self, s) -> str:
+        return (f"image {s['image']}, layer {s['layer']}: channels {s['first']} to "
+                f"{min(s['first'] + self.max_channels, self.channels[s['layer']]) - 1} of {self.channels[s['layer']]}"
+                " (choose others with 'channels')")
 
 
 def occlusion_explorer(model: keras.Model, images: ArrayLike, *, class_names: Sequence[str] | None = None,
@@ -257,8 +354,10 @@ def occlusion_explorer(model: keras.Model, images: ArrayLike, *, class_names: Se
     model : keras.Model, explained on its logits (probabilities = their softmax)
     images : (N, H, W, C) float32 images to choose from
     class_names : names for the class chooser (default "0", "1", ...)
-    patch, stride : starting values of the sliders; the stride is at most the patch and at
-        least 2 (stride 1 would cost about 16 times as many forward passes as stride 4)
+    patch, stride : starting values of the sliders; the patch is at most half the image, the
+        stride at most the patch and at least 2 (stride 1 would cost about 16 times as many
+        forward passes as stride 4); a value outside is moved inside with a warning and a
+        note under the picture
     fill : starting value of the fill chooser: "mean" (the image's mean colour, the grey
         square of Zeiler & Fergus) or 0.0 (black, for [0, 1] images; on the toy world a
         black square is itself a shape and misleads the map)
@@ -281,17 +380,23 @@ def gradcam_explorer(model: keras.Model, images: ArrayLike, *, class_names: Sequ
 
     Selvaraju et al. 2017 (``labkit.cam.grad_cam``); the layer chooser lists
     every layer with (h, w, K) feature maps, starting at the last conv layer.
-    ``explorer.result`` is the (H, W) map for the current settings.
+    ``explorer.result`` is the (H, W) map for the current settings. Each picture's
+    colours are stretched to its own maximum, so its title gives that maximum as a
+    share of the predicted class's (``explorer.strength()``) and calls a map below
+    ``WEAK`` of it weak: a class the image does not show must not look like one it does.
     """
     return _GradCam(model, images, class_names)
 
 
 def layer_explorer(model: keras.Model, images: ArrayLike, *, class_names: Sequence[str] | None = None,
                    max_channels: int = 32) -> Explorer:
-    """A layer chooser showing the channels of that layer's activations for one image.
+    """The input image beside the channels of a layer's activations, with a layer chooser and a pager.
 
     ``explorer.result`` is the (h, w, K) activation of the chosen layer
-    (``labkit.layers.activations``); at most ``max_channels`` are drawn.
+    (``labkit.layers.activations``); ``max_channels`` are drawn at a time and
+    the "channels" chooser pages through all K of them. On small models
+    every layer is computed in one forward pass per image, so changing the
+    layer compiles nothing new.
     """
     return _Layers(model, images, class_names, max_channels)
 
@@ -301,6 +406,18 @@ def _map_layers(model) -> list[str]:
     """Names of the layers (nested models stepped into, not listed) with (N, h, w, K) outputs."""
     return [layer.name for layer in layers.iter_layers(model)
             if not isinstance(layer, keras.Model) and _is_map(layer)]
+
+
+def _channels(model) -> dict[str, int]:
+    """Layer name -> number of channels K of its (N, h, w, K) output, for the layers of :func:`_map_layers`."""
+    return {layer.name: int(layer.output.shape[-1]) for layer in layers.iter_layers(model)
+            if not isinstance(layer, keras.Model) and _is_map(layer)}
+
+
+def _floats(model) -> dict[str, int]:
+    """Layer name -> floats of its output for one image (h * w * K)."""
+    return {layer.name: int(np.prod(layer.output.shape[1:])) for layer in layers.iter_layers(model)
+            if not isinstance(layer, keras.Model) and _is_map(layer)}
 
 
 def _is_map(layer) -> bool:

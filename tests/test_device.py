@@ -75,3 +75,31 @@ def test_describe(fresh):
     assert info["gpus"] == []
     assert {"name": "/physical_device:CPU:0", "type": "CPU"} in info["devices"]
     assert info["summary"] == device.setup(verbose=False)
+
+
+def test_importing_device_first_silences_tensorflows_start_up_log():
+    """A notebook's first cell sets TF_CPP_MIN_LOG_LEVEL=3 and imports labkit.device before
+    TensorFlow: the C++ lines TensorFlow writes to stderr while it loads (no GPU: "Could not find
+    cuda drivers", a red "failed call to cuInit") must not reach the notebook. One fresh process."""
+    import os
+    import subprocess
+    import sys
+    code = ("import os, sys; from labkit import device; import tensorflow as tf; device.setup(verbose=False); "
+            "print(tf.constant(2.0).numpy() * 3, file=sys.stderr)")   # stderr still works afterwards
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3"}
+    result = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert lines == ["6.0"], lines
+
+
+def test_every_notebook_imports_device_before_tensorflow():
+    import json
+    from pathlib import Path
+    for path in sorted((Path(__file__).parent.parent / "solutions").glob("0*.ipynb")):
+        cells = json.loads(path.read_text())["cells"]
+        first = next("".join(c["source"]) for c in cells if c["cell_type"] == "code")
+        assert 'os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"' in first, path.name
+        device_at = first.index("from labkit import device")
+        tf_at = first.find("import tensorflow")
+        assert tf_at == -1 or tf_at > device_at, path.name

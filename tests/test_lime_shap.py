@@ -52,14 +52,15 @@ def test_predict_fn_batches_and_softmax(linear, images):
     np.testing.assert_allclose(f(many), logits, rtol=1e-5, atol=1e-5)
 
 
-def reference_lime(image, target, segments, num_samples, seed, hide_color=0.0):
+def reference_lime(image, target, segments, num_samples, seed, hide_color=0.0, log_odds=False):
     """LIME written out: the same random draws as lime, then a weighted ridge solved by hand."""
     k = segments.max() + 1
     visible = np.random.RandomState(seed).randint(0, 2, num_samples * k).reshape(num_samples, k)
     visible[0] = 1  # the first sample is the image itself
     pixels_on = visible[:, segments]  # (S, H, W)
     copies = np.where(pixels_on[..., None] == 1, image[None], hide_color)  # (S, H, W, C)
-    y = softmax(copies.reshape(num_samples, -1) @ W)[:, target]  # probability of the target
+    p = softmax(copies.reshape(num_samples, -1).astype(np.float64) @ W.astype(np.float64))[:, target]
+    y = np.log(p / (1 - p)) if log_odds else p  # the target's probability, or its log-odds
     cosine = 1 - visible.sum(1) / (np.sqrt(visible.sum(1)) * np.sqrt(k) + 1e-300)
     weights = np.sqrt(np.exp(-(cosine**2) / 0.25**2))  # lime's kernel, width 0.25
     # weighted ridge with intercept (alpha = 1): centre with weighted means, then solve
@@ -151,3 +152,39 @@ def test_bad_input(linear, images):
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # no stray warnings from the packages on a plain model
         lime_map(linear, images[0], num_samples=20, segmentation=quadrants)
+
+
+def test_fills_and_backgrounds_are_checked(linear, images):
+    with pytest.raises(ValueError, match="hide_color must be a finite number, got nan"):
+        lime_map(linear, images, hide_color=float("nan"), num_samples=10)
+    with pytest.raises(ValueError, match="fill must be a finite number|fill contains NaN"):
+        shap_map(linear, images, fill=float("nan"), max_evals=50)
+    with pytest.raises(ValueError, match="fill has integer dtype uint8"):
+        shap_map(linear, images, fill=(images[0] * 255).astype("uint8"), max_evals=50)
+    with pytest.raises(ValueError, match="background contains NaN"):
+        shap_map(linear, images, explainer="gradient", background=np.full(images.shape, np.nan, "float32"))
+    with pytest.raises(ValueError, match="images contains NaN"):
+        predict_fn(linear)(np.full(images.shape, np.nan, "float32"))
+
+
+def test_lime_explains_the_log_odds_when_asked(linear, images):
+    maps = lime_map(linear, images, [1, 0], num_samples=300, segmentation=quadrants, seed=2, hide_color=0.0,
+                    output="log_odds")
+    for i, target in enumerate([1, 0]):
+        expected = reference_lime(images[i].astype(np.float64), target, quadrants(None), 300, 2, log_odds=True)
+        np.testing.assert_allclose(maps[i], expected, rtol=1e-4, atol=1e-5)
+    probability = lime_map(linear, images[0], 1, num_samples=300, segmentation=quadrants, seed=2, hide_color=0.0)
+    assert not np.allclose(probability, maps[0])          # a different quantity, not a rescaled copy
+    with pytest.raises(ValueError, match="output"):
+        lime_map(linear, images[0], 1, output="logits")
+
+
+def test_log_odds_from_logits_stay_finite_where_the_softmax_saturates():
+    from labkit.lime_shap import _log_odds_of
+    z = np.array([[40.0, 0.0, -3.0], [1.0, 2.0, 3.0]])
+    got = _log_odds_of(lambda images: z)(None)
+    two = np.array([[40 - np.log(1 + np.exp(-3.0))], [1 - np.log(np.exp(2.0) + np.exp(3.0))]])
+    np.testing.assert_allclose(got[:, :1], two, rtol=1e-12)            # z_t - logsumexp(the others), by hand
+    p = softmax(z[1:])
+    np.testing.assert_allclose(got[1], np.log(p / (1 - p))[0], rtol=1e-9)
+    assert np.isfinite(got).all()                                      # p = 1 - 4e-18 would give inf

@@ -193,3 +193,86 @@ def test_method_modules_do_not_import_matplotlib():
         source = (Path(plot.__file__).parent.parent / f"{name}.py").read_text()
         assert not re.search(r"^\s*(import|from)\s+matplotlib", source, re.M), name
         assert "labkit.plot" not in source and "import plot" not in source, name
+
+
+def test_bad_plot_arguments_are_named():
+    with pytest.raises(ValueError, match="ncols must be a positive int"):
+        plot.filters(RNG.uniform(0, 1, (4, 3, 3, 3)), ncols=0)
+    with pytest.raises(ValueError, match=r"weights is empty"):
+        plot.filters(np.zeros((0, 3, 3, 3)))
+    with pytest.raises(TypeError, match="labels is one string 'abcd'"):
+        plot.visualizations(RNG.uniform(0, 1, (4, 8, 8, 3)), labels="abcd")
+    with pytest.raises(ValueError, match="channels must be channel indices 0..3"):
+        plot.activation_grid(RNG.uniform(0, 1, (8, 8, 4)), channels=[9])
+    with pytest.raises(ValueError, match=r"coords must have shape \(N, 2\)"):
+        plot.embedding(RNG.uniform(0, 1, (4, 3)))
+    with pytest.raises(ValueError, match=r"labels must have shape \(4,\)"):
+        plot.embedding(RNG.uniform(0, 1, (4, 2)), [0, 1])
+    with pytest.raises(TypeError, match="ax must be a matplotlib Axes"):
+        plot.image(IMAGE, ax="left")
+    with pytest.raises(TypeError, match="result must be what tcav.tcav returns"):
+        plot.tcav_bars(None)
+    with pytest.raises(ValueError, match="thumbnails need images="):
+        plot.embedding(RNG.uniform(0, 1, (4, 2)), thumbnails=2)
+    plt.close("all")
+
+
+def test_embedding_accepts_class_names_as_labels():
+    ax = plot.embedding(RNG.uniform(0, 1, (4, 2)), ["cat", "dog", "cat", "owl"])  # crashed on strings
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["cat", "dog", "owl"]
+    ax = plot.embedding(RNG.uniform(0, 1, (4, 2)), [0, 1, 1, 0], class_names=("a", "b"))
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == ["a", "b"]
+    plt.close("all")
+
+
+def _tcav_result(rows):
+    from labkit.tcav import TCAVResult, TCAVRow
+    return TCAVResult(tuple(TCAVRow(layer, concept, mean, std, 0.59, 0.39, 0.01, 0.04, significant, 0.8,
+                                    (mean,) * 10, (0.5,) * 10, (0.8,) * 10, (0.5,) * 10)
+                            for layer, concept, mean, std, significant in rows), 1, 0.05, 4)
+
+
+def test_tcav_bars_labels_clear_their_error_bars_which_stay_in_0_1():
+    result = _tcav_result([("conv3", "red", 1.0, 0.0, True), ("conv3", "yellow", 0.0, 0.0, True),
+                           ("conv3", "dots", 0.84, 0.3, False), ("conv3", "random", 0.46, 0.46, False)])
+    ax = plot.tcav_bars(result)
+    tops = []
+    for container in ax.containers:
+        if isinstance(container, matplotlib.container.ErrorbarContainer):
+            for segments in container.lines[2]:
+                for (_, y0), (_, y1) in segments.get_segments():
+                    assert 0.0 <= min(y0, y1) and max(y0, y1) <= 1.0 + 1e-9      # cut at 0 and 1
+                    tops.append(max(y0, y1))
+    labels = {t.get_text(): t.get_position()[1] for t in ax.texts}
+    assert set(labels) == {"1.00\n*", "0.00\n*", "0.84\nn.s.", "0.46\nn.s.", "0.59\nrandom"}  # baseline labelled
+    assert labels["0.84\nn.s."] >= 1.0                     # above dots' error bar (cut at 1), not across it
+    assert labels["0.59\nrandom"] > 0.59 + 0.39           # above the baseline's error bar
+    heights = [p.get_height() for p in ax.patches]
+    assert any(0 < h < 0.05 for h in heights)              # the zero score is drawn, as a thin slab
+    centres = [p.get_x() + p.get_width() / 2 for p in ax.patches if p.get_height() > 0.05]
+    assert ax.get_xticks() == pytest.approx([0.0])
+    assert min(centres) == pytest.approx(-max(centres))    # the group of bars is centred on its layer's tick
+
+
+def test_explanation_says_its_unit_and_shows_the_readable_values():
+    from labkit.fairness import Contribution, Explanation
+    shap = Explanation("shap", 1, 0.1, -1.71, (Contribution("education_num", 0.77, 1.4), Contribution("age", -1.85, -1.2),
+                                               Contribution("sex=female", 1.0, -0.9), Contribution("race=black", 0.0, 0.1),
+                                               Contribution("log_capital_gain", 0.0, -0.05)))
+    raw = {"age": 18.0, "education_num": 12.0, "capital_gain": 0.0, "sex": "female", "race": "white"}
+    ax = plot.explanation(shap, raw=raw)
+    labels = [t.get_text() for t in ax.get_yticklabels()][::-1]       # largest first
+    assert labels == ["education_num = 12", "age = 18", "sex = female", "race = white (not black)", "capital_gain = 0"]
+    assert "log-odds" in ax.get_title() and "log-odds" in ax.get_xlabel()
+    assert [t.get_text() for t in plot.explanation(shap).get_yticklabels()][::-1][1] == "age = -1.9"   # no raw: the input
+    lime = Explanation("lime", 1, 0.74, 0.15, (Contribution("0.00 < education_num <= 0.77", 0.77, 0.29),
+                                               Contribution("sex=female=1", 1.0, -0.23),
+                                               Contribution("race=other=0", 0.0, -0.05),
+                                               Contribution("log_capital_gain <= 0.00", 0.0, -0.1)))
+    ax = plot.explanation(lime, raw=raw)
+    labels = [t.get_text() for t in ax.get_yticklabels()][::-1]
+    assert labels == ["0.00 < education_num <= 0.77   [education_num = 12]", "sex = female", "race = white (not other)",
+                      "log_capital_gain <= 0.00   [capital_gain = 0]"]
+    assert "probability" in ax.get_title() and "probability" in ax.get_xlabel()
+    with pytest.raises(TypeError, match="raw must be a mapping"):
+        plot.explanation(lime, raw=[18, 12])

@@ -128,3 +128,67 @@ def test_layer_lists_skip_nested_models_and_non_maps():
     inputs = keras.Input((16, 16, 3))
     outer = keras.Model(inputs, keras.layers.Activation("softmax", name="probabilities")(inner(inputs)))
     assert widgets._map_layers(outer) == ["conv1", "pool1", "conv2"]
+
+
+def test_explorer_arguments_are_checked_before_any_work(model, data):
+    with pytest.raises(TypeError, match="class_names is one string 'abcd'"):
+        widgets.occlusion_explorer(model, data.images, class_names="abcd")  # took it as four names
+    with pytest.raises(TypeError, match="model is None"):
+        widgets.gradcam_explorer(None, data.images)
+    with pytest.raises(ValueError, match="patch must be a positive int"):
+        widgets.occlusion_explorer(model, data.images, patch=0)
+    with pytest.raises(ValueError, match="max_channels must be a positive int"):
+        widgets.layer_explorer(model, data.images, max_channels=0)
+    with pytest.raises(ValueError, match="images looks like uint8"):
+        widgets.layer_explorer(model, data.images * 255)
+
+
+def test_layer_explorer_shows_the_input_image_and_pages_through_every_channel(model, data):
+    explorer = widgets.layer_explorer(model, data.images, class_names=data.class_names)
+    calls = explorer.calls
+    explorer.controls["layer"].value = "conv4"
+    pages = [start for _, start in explorer.controls["channels"].options]
+    assert pages == [0, 32] and explorer.controls["channels"].options[1][0] == "32-63 of 64"
+    explorer.controls["channels"].value = 32
+    assert explorer.settings == {"image": 0, "layer": "conv4", "first": 32}
+    np.testing.assert_allclose(explorer.result, layers.activations(model, data.images[0], "conv4"), rtol=1e-5)
+    assert "channels 32 to 63 of 64" in explorer.status.value
+    assert explorer.calls == calls          # every layer came from the one forward pass of image 0
+    ax = explorer._draw(explorer.settings, explorer.result)
+    try:
+        shown = ax.figure.axes[0].images[0].get_array()                   # the input image, on the left
+        np.testing.assert_allclose(np.asarray(shown), data.images[0], atol=1e-6)
+        labels = [text.get_text() for text in ax.texts]                   # the channels drawn: 32..63
+        assert labels == [str(c) for c in range(32, 64)]
+    finally:
+        import matplotlib.pyplot as plt
+        plt.close(ax.figure)
+    explorer.controls["layer"].value = "conv1"      # 8 channels: back to the first (and only) page
+    assert explorer.settings["first"] == 0 and [s for _, s in explorer.controls["channels"].options] == [0]
+    np.testing.assert_allclose(explorer.result, layers.activations(model, data.images[0], "conv1"), rtol=1e-5)
+
+
+def test_gradcam_explorer_says_how_strong_the_map_is(model, data):
+    explorer = widgets.gradcam_explorer(model, data.images, class_names=data.class_names)
+    explorer.controls["image"].value = 2                      # a cross (predicted), asked about "square"
+    explorer.controls["class"].value = "square"
+    peak, reference = explorer.strength()
+    square = cam.grad_cam(model, data.images[2], 1, upsample=True).max()
+    cross = cam.grad_cam(model, data.images[2], 3, upsample=True).max()
+    np.testing.assert_allclose([peak, reference], [square, cross], rtol=1e-4)
+    assert peak / reference < widgets.WEAK                    # about 7% of the predicted class's peak
+    assert f"{peak / reference:.1%} of the predicted class's" in explorer.status.value
+    assert "weak" in explorer.status.value
+    explorer.controls["class"].value = "cross"                # the predicted class: no comparison, not weak
+    assert "weak" not in explorer.status.value and f"largest value {cross:.2g}" in explorer.status.value
+
+
+def test_a_starting_patch_the_slider_cannot_take_is_said(model, data):
+    with pytest.warns(UserWarning, match="patch=100 is outside .* starts at patch=32"):
+        explorer = widgets.occlusion_explorer(model, data.images, patch=100, stride=4)
+    assert explorer.settings["patch"] == 32 and explorer.controls["patch"].max == 32
+    assert "patch=100" in explorer.status.value               # the note stays under the picture
+    np.testing.assert_allclose(explorer.result, occlusion.occlusion(model, data.images[0], patch=32, stride=4, fill="mean"),
+                               rtol=1e-5, atol=1e-6)
+    explorer.controls["image"].value = 1
+    assert "patch=100" in explorer.status.value

@@ -20,6 +20,8 @@ from matplotlib.colorbar import Colorbar
 from matplotlib.figure import Figure
 from matplotlib.image import AxesImage
 
+from labkit.validate import as_array, check_positive_int
+
 SIGNED_CMAP = "RdBu_r"  # diverging, centred at 0: red = evidence for the class, blue = against
 UNSIGNED_CMAP = "inferno"  # sequential, perceptually uniform, dark = 0
 
@@ -31,7 +33,22 @@ def _axes(ax: Axes | None, size: tuple[float, float] = (3.6, 3.0)) -> Axes:
     """``ax`` itself, or a new figure's single axes."""
     if ax is None:
         _, ax = plt.subplots(figsize=size)
+    elif not isinstance(ax, Axes):
+        raise TypeError(f"ax must be a matplotlib Axes (e.g. from fig, ax = plt.subplots()) or None, "
+                        f"got {type(ax).__name__}")
     return ax
+
+
+def _labels(labels, name: str = "labels") -> list[str]:
+    """Tile or line labels as strings; one string is refused (it would label letter by letter)."""
+    if labels is None:
+        return []
+    if isinstance(labels, (str, bytes)):
+        raise TypeError(f"{name} is one string {labels[:40]!r}; pass a list of labels, one per item")
+    try:
+        return [str(label) for label in labels]
+    except TypeError:
+        raise TypeError(f"{name} must be a list of labels, got {type(labels).__name__}") from None
 
 
 def _figure_of(drawn: Figure | Axes | np.ndarray) -> Figure:
@@ -42,7 +59,7 @@ def _figure_of(drawn: Figure | Axes | np.ndarray) -> Figure:
         drawn = drawn.flat[0]
     if isinstance(drawn, Axes):
         return drawn.figure
-    raise TypeError(f"expected a matplotlib Figure, Axes or array of Axes, got {type(drawn).__name__}")
+    raise TypeError(f"figure must be a matplotlib Figure, Axes or array of Axes, got {type(drawn).__name__}")
 
 
 def close(figure: Figure | Axes | np.ndarray | None = None) -> None:
@@ -61,6 +78,13 @@ def close(figure: Figure | Axes | np.ndarray | None = None) -> None:
 def save(figure: Figure | Axes | np.ndarray, path: str | PathLike, *, dpi: int = 80) -> str | PathLike:
     """Save the figure (or the figure of an Axes / array of Axes) to ``path``, close it, return ``path``."""
     figure = _figure_of(figure)
+    dpi = check_positive_int(dpi, "dpi")
+    if not isinstance(path, (str, PathLike)):
+        raise TypeError(f"path must be a file name (str or pathlib.Path), got {type(path).__name__}")
+    from pathlib import Path
+
+    if not Path(path).parent.is_dir():
+        raise ValueError(f"path {str(path)!r}: the folder {str(Path(path).parent)!r} does not exist; create it first")
     figure.savefig(path, dpi=dpi)
     plt.close(figure)
     return path
@@ -76,26 +100,26 @@ def use_files() -> None:
 # --- images ------------------------------------------------------------------------------------
 
 
-def _display_image(img) -> np.ndarray:
+def _display_image(img, name: str = "image") -> np.ndarray:
     """An image as (H, W, 3) or (H, W) floats in [0, 1] for imshow.
 
     Images already in [0, 1] are shown as they are; others (0-255 values,
     mean-centred or [-1, 1] model inputs) are min-max scaled for display only.
     """
-    array = np.asarray(img, dtype=np.float64)
+    array = as_array(img, name, dtype=np.float64)
     if array.ndim == 3 and array.shape[-1] == 1:
         array = array[..., 0]  # grayscale (H, W, 1) -> (H, W)
     if array.ndim not in (2, 3) or (array.ndim == 3 and array.shape[-1] not in (3, 4)):
-        raise ValueError(f"image must have shape (H, W), (H, W, 1) or (H, W, 3), got {array.shape}")
+        raise ValueError(f"{name} must have shape (H, W), (H, W, 1) or (H, W, 3), got {array.shape}")
     low, high = float(array.min()), float(array.max())
     if low < 0 or high > 1:
         array = (array - low) / (high - low) if high > low else np.zeros_like(array)
     return array
 
 
-def _show_image(img, ax: Axes, title: str | None) -> Axes:
+def _show_image(img, ax: Axes, title: str | None, name: str = "image") -> Axes:
     """Draw one image on ``ax`` without ticks (display-scaled, see :func:`_display_image`)."""
-    shown = _display_image(img)
+    shown = _display_image(img, name)
     ax.imshow(shown, cmap="gray" if shown.ndim == 2 else None, vmin=0, vmax=1, interpolation="nearest")
     ax.set_xticks([])
     ax.set_yticks([])
@@ -104,9 +128,9 @@ def _show_image(img, ax: Axes, title: str | None) -> Axes:
     return ax
 
 
-def _gray(img) -> np.ndarray:
+def _gray(img, name: str = "image") -> np.ndarray:
     """The image as a light grayscale backdrop (H, W) in [0.25, 1], for overlays."""
-    shown = _display_image(img)
+    shown = _display_image(img, name)
     luminance = shown[..., :3] @ np.array([0.299, 0.587, 0.114]) if shown.ndim == 3 else shown
     return 0.25 + 0.75 * luminance
 
@@ -158,6 +182,7 @@ def _colorbar(ax: Axes, norm: colors.Normalize, cmap, values: np.ndarray | None 
 
 def _mosaic(tiles: np.ndarray, ncols: int, pad: int = 1, fill: float = np.nan) -> np.ndarray:
     """(n, h, w[, c]) tiles -> one (rows*(h+pad)-pad, cols*(w+pad)-pad[, c]) image."""
+    ncols = check_positive_int(ncols, "ncols")
     n, h, w = tiles.shape[:3]
     ncols = max(1, min(ncols, n))
     nrows = -(-n // ncols)
@@ -180,7 +205,8 @@ def _label_tiles(ax: Axes, labels: Sequence, n: int, h: int, w: int, ncols: int,
 def _show_tiles(ax: Axes, tiles, ncols: int, *, labels: Sequence = (), cmap="viridis", vmin=None, vmax=None,
                 colorbar: str | None = None, pad: int = 1) -> AxesImage:
     """Draw image tiles as one mosaic; RGB tiles as they are, scalar tiles with one shared colour map."""
-    tiles = np.asarray(tiles, np.float32)
+    tiles = as_array(tiles, "tiles")
+    labels = _labels(labels)
     rgb = tiles.ndim == 4 and tiles.shape[-1] == 3
     if tiles.ndim == 4 and tiles.shape[-1] == 1:
         tiles = tiles[..., 0]

@@ -14,7 +14,10 @@ import numpy as np
 from matplotlib.axes import Axes
 from numpy.typing import ArrayLike
 
-from labkit.plot._base import SIGNED_CMAP, UNSIGNED_CMAP, _axes, _colorbar, _gray, _is_signed, _norm, _show_image
+from labkit.plot._base import (
+    SIGNED_CMAP, UNSIGNED_CMAP, _axes, _colorbar, _display_image, _gray, _is_signed, _norm, _show_image,
+)
+from labkit.validate import as_array, check_flag, check_names, check_number
 
 __all__ = ["heatmap", "attribution_grid", "curves"]
 
@@ -60,23 +63,21 @@ def heatmap(image: ArrayLike | None, map: ArrayLike, *, ax: Axes | None = None, 
     --------
     >>> ax = plot.heatmap(images[0], grad_cam(model, images[0]), title="Grad-CAM")  # doctest: +SKIP
     """
-    values = np.asarray(map, dtype=np.float64)
+    values = as_array(map, "map", dtype=np.float64)
     if values.ndim != 2:
         raise ValueError(f"map must be one (h, w) map, got shape {values.shape}; pass maps[i] for image i")
-    if not np.isfinite(values).all():
-        raise ValueError("map contains NaN or inf values")
-    if not 0 <= alpha <= 1:
-        raise ValueError(f"alpha must be between 0 and 1, got {alpha}")
-    if not 0 < percentile <= 100:
-        raise ValueError(f"percentile must be in (0, 100], got {percentile}")
-    signed = _is_signed(values) if signed is None else bool(signed)
+    alpha = check_number(alpha, "alpha", low=0, high=1)
+    percentile = check_number(percentile, "percentile", low=0, high=100, low_open=True, what="in (0, 100]")
+    colorbar = check_flag(colorbar, "colorbar")
+    shown = None if image is None else _gray(image)
+    signed = _is_signed(values) if signed is None else check_flag(signed, "signed")
     cmap = plt.get_cmap(cmap or (SIGNED_CMAP if signed else UNSIGNED_CMAP))
     norm = _norm(values, signed, percentile)
     ax = _axes(ax)
     height, width = values.shape
-    if image is not None:
-        _show_image(_gray(image), ax, None)
-        height, width = np.shape(image)[:2]
+    if shown is not None:
+        _show_image(shown, ax, None)
+        height, width = shown.shape[:2]
     extent = (-0.5, width - 0.5, height - 0.5, -0.5)  # stretch the map over the image's pixels
     strength = np.abs(values) / max(abs(norm.vmin), abs(norm.vmax))  # 0..1 (more beyond the scale)
     opacity = alpha * np.clip(strength, 0, 1) if image is not None else 1.0
@@ -123,15 +124,16 @@ def attribution_grid(images: ArrayLike, maps_by_method: Mapping[str, ArrayLike],
     >>> axes = plot.attribution_grid(x[:3], {"occlusion": occ, "Grad-CAM": gc},
     ...                              titles=["circle", "square", "cross"])  # doctest: +SKIP
     """
-    batch = np.asarray(images)
+    batch = as_array(images, "images", ndim=(3, 4), shape="(N, H, W, C) or (H, W, C)")
     batch = batch[None] if batch.ndim == 3 else batch
-    if batch.ndim != 4:
-        raise ValueError(f"images must have shape (N, H, W, C) or (H, W, C), got {np.shape(images)}")
     if not isinstance(maps_by_method, Mapping) or not maps_by_method:
         raise TypeError("maps_by_method must be a non-empty dict {method name: maps (N, h, w)}")
     maps = {name: _per_image(name, value, len(batch)) for name, value in maps_by_method.items()}
-    if titles is not None and len(titles) != len(batch):
-        raise ValueError(f"titles has {len(titles)} entries for {len(batch)} images")
+    if titles is not None:
+        titles = check_names(titles, len(batch), name="titles", expected=f"there are {len(batch)} images")
+    size = check_number(size, "size", low=0, low_open=True, what="a positive number of inches")
+    for image in batch:
+        _display_image(image, "images")  # (H, W, 1) or (H, W, 3): checked before any figure is made
     signed = {name: _is_signed(values) for name, values in maps.items()}  # one display per method
     columns = 1 + len(maps)
     figure, axes = plt.subplots(len(batch), columns, figsize=(size * columns * 1.15, size * len(batch)),
@@ -148,10 +150,10 @@ def attribution_grid(images: ArrayLike, maps_by_method: Mapping[str, ArrayLike],
 
 def _per_image(name: str, value, n: int) -> np.ndarray:
     """Maps for one method as (N, h, w), checked against the number of images."""
-    array = np.asarray(value, dtype=np.float64)
+    array = as_array(value, f"maps for {name!r} in maps_by_method", dtype=np.float64)
     array = array[None] if array.ndim == 2 else array
     if array.ndim != 3 or len(array) != n:
-        raise ValueError(f"maps for {name!r} must have shape ({n}, h, w), got {np.shape(value)}")
+        raise ValueError(f"maps for {name!r} must have shape ({n}, h, w), got {np.shape(value)} (in maps_by_method)")
     return array
 
 
@@ -185,9 +187,10 @@ def curves(curves_by_method: Mapping[str, ArrayLike | tuple[ArrayLike, ArrayLike
     """
     if not isinstance(curves_by_method, Mapping) or not curves_by_method:
         raise TypeError("curves_by_method must be a non-empty dict {method name: curve}")
+    points = {name: _curve_points(name, curve, x) for name, curve in curves_by_method.items()}
+    auc = check_flag(auc, "auc")
     ax = _axes(ax, (4.5, 3.2))
-    for name, curve in curves_by_method.items():
-        xs, ys = _curve_points(name, curve, x)
+    for name, (xs, ys) in points.items():
         mean = ys.mean(axis=0)
         label = f"{name} (AUC {np.trapezoid(mean, xs):.3f})" if auc else name
         (line,) = ax.plot(xs, mean, label=label, linewidth=1.6)
@@ -206,11 +209,12 @@ def _curve_points(name: str, curve, x) -> tuple[np.ndarray, np.ndarray]:
     """(x (steps,), y (N, steps)) from a curve given as values or as an (x, y) tuple."""
     if isinstance(curve, tuple) and len(curve) == 2:
         x, curve = curve
-    ys = np.asarray(curve, dtype=np.float64)
+    ys = as_array(curve, f"curve {name!r} in curves_by_method", dtype=np.float64)
     ys = ys[None] if ys.ndim == 1 else ys
     if ys.ndim != 2 or ys.shape[1] < 2:
-        raise ValueError(f"curve {name!r} must have shape (steps,) or (N, steps), got {np.shape(curve)}")
-    xs = np.linspace(0.0, 1.0, ys.shape[1]) if x is None else np.asarray(x, dtype=np.float64)
+        raise ValueError(f"curve {name!r} must have shape (steps,) or (N, steps), got {np.shape(curve)} "
+                         f"(in curves_by_method)")
+    xs = np.linspace(0.0, 1.0, ys.shape[1]) if x is None else as_array(x, "x", dtype=np.float64)
     if xs.shape != (ys.shape[1],):
         raise ValueError(f"curve {name!r} has {ys.shape[1]} points but x has shape {xs.shape}")
     return xs, ys

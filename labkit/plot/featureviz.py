@@ -18,7 +18,8 @@ from matplotlib.colors import Normalize
 from matplotlib.offsetbox import AnnotationBbox, OffsetImage
 from numpy.typing import ArrayLike
 
-from labkit.plot._base import _axes, _show_tiles
+from labkit.plot._base import _axes, _labels, _show_tiles
+from labkit.validate import as_array, as_labels, check_int, check_names, check_number, check_positive_int, check_seed
 
 if TYPE_CHECKING:
     from labkit.units import TopExamples
@@ -35,8 +36,8 @@ def _weight_colorbar(ax: Axes, low: str = "-max|w|", high: str = "+max|w|") -> N
     """Colour bar for display-scaled RGB filters: each colour channel maps -m..m to 0..1."""
     bar = ax.figure.colorbar(ScalarMappable(Normalize(0, 1), "gray"), ax=ax, fraction=0.046, pad=0.03,
                              ticks=(0, 0.5, 1))
-    bar.ax.set_yticklabels((low, "0", high))
-    bar.set_label("weight, per colour channel")
+    bar.ax.set_yticklabels((f"{low} \u2192 0", "weight 0 \u2192 0.5 (grey)", f"{high} \u2192 1"), fontsize=8)
+    bar.set_label("weight \u2192 shown value, per colour channel", fontsize=8)
 
 
 def filters(weights: ArrayLike, *, ax: Axes | None = None, ncols: int = 8, channel: int | None = None,
@@ -63,10 +64,11 @@ def filters(weights: ArrayLike, *, ax: Axes | None = None, ncols: int = 8, chann
     --------
     >>> plot.filters(units.filters(model))  # doctest: +SKIP
     """
-    weights = np.asarray(weights, np.float32)
-    if weights.ndim != 4:
-        raise ValueError(f"weights must have shape (K, kh, kw, C), got {weights.shape}")
+    weights = as_array(weights, "weights", ndim=4, shape="(K, kh, kw, C)")
+    ncols = check_positive_int(ncols, "ncols")
     if channel is not None:
+        channel = check_int(channel, "channel", low=0, high=weights.shape[-1] - 1,
+                            what=f"an input channel index 0..{weights.shape[-1] - 1}")
         weights = weights[..., channel : channel + 1]
     elif weights.shape[-1] not in (1, 3):
         raise ValueError(
@@ -118,10 +120,19 @@ def activation_grid(maps: ArrayLike, *, ax: Axes | None = None, ncols: int = 8,
     --------
     >>> plot.activation_grid(layers.activations(model, image, "conv2"))  # doctest: +SKIP
     """
-    maps = np.asarray(maps, np.float32)
+    maps = as_array(maps, "maps")
     if maps.ndim != 3:
         raise ValueError(f"maps must have shape (h, w, K) for one image, got {maps.shape}; pass maps[0] for a batch")
-    channels = list(range(maps.shape[-1])) if channels is None else list(channels)
+    ncols = check_positive_int(ncols, "ncols")
+    if channels is None:
+        channels = list(range(maps.shape[-1]))
+    else:
+        if isinstance(channels, (str, bytes)) or not hasattr(channels, "__iter__"):
+            raise TypeError(f"channels must be a list of channel indices, got {channels!r}")
+        channels = [check_int(c, "channels", low=0, high=maps.shape[-1] - 1,
+                              what=f"channel indices 0..{maps.shape[-1] - 1}") for c in channels]
+    if not channels:
+        raise ValueError("channels is empty; pass at least one channel index (or None for all)")
     tiles = np.moveaxis(maps[..., channels], -1, 0)  # (K, h, w)
     ax = _axes(ax, (1.1 * min(ncols, len(tiles)) + 1, 1.1 * -(-len(tiles) // ncols) + 0.6))
     vmin = min(0.0, float(tiles.min()))
@@ -153,9 +164,8 @@ def visualizations(images: ArrayLike, *, ax: Axes | None = None, labels: Sequenc
     >>> images, trace = ascent.visualize(model, ("logits", range(4)))  # doctest: +SKIP
     >>> plot.visualizations(images, labels=data.class_names)  # doctest: +SKIP
     """
-    images = np.asarray(images, np.float32)
-    if images.ndim != 4:
-        raise ValueError(f"images must have shape (B, H, W, C), got {images.shape}")
+    images = as_array(images, "images", ndim=4, shape="(B, H, W, C)")
+    ncols, labels = check_positive_int(ncols, "ncols"), _labels(labels)
     ax = _axes(ax, (1.6 * min(ncols, len(images)), 1.6 * -(-len(images) // ncols) + 0.5))
     grey = images.shape[-1] == 1
     _show_tiles(ax, images, ncols, labels=labels, cmap="gray", vmin=0, vmax=1,
@@ -180,9 +190,10 @@ def objective_trace(trace: ArrayLike, *, ax: Axes | None = None, labels: Sequenc
     -------
     matplotlib.axes.Axes
     """
-    trace = np.asarray(trace, np.float32)
+    trace = as_array(trace, "trace", ndim=2, shape="(steps, B)")
+    labels = _labels(labels)
     ax = _axes(ax, (6, 3.5))
-    labels = list(labels) + [str(i) for i in range(len(labels), trace.shape[1])]
+    labels = labels + [str(i) for i in range(len(labels), trace.shape[1])]
     for column, label in zip(trace.T, labels):
         ax.plot(column, label=label, lw=1)
     ax.set_xlabel("step")
@@ -210,13 +221,58 @@ def top_examples(top: TopExamples, images: ArrayLike | None = None, *, ax: Axes 
     -------
     matplotlib.axes.Axes
     """
-    tiles = top.crops if top.crops is not None else np.asarray(images)[top.indices]
+    if not all(hasattr(top, field) for field in ("indices", "activations", "crops")):
+        raise TypeError(f"top must be what units.top_examples returns (a TopExamples), got {type(top).__name__}")
+    ncols = check_positive_int(ncols, "ncols")
+    if top.crops is None and images is None:
+        raise ValueError("top has no receptive-field crops (not a plain conv chain): pass the candidate images too, "
+                         "plot.top_examples(top, images)")
+    tiles = top.crops if top.crops is not None else as_array(images, "images", ndim=4)[top.indices]
     ax = _axes(ax, (1.3 * min(ncols, len(tiles)), 1.3 * -(-len(tiles) // ncols) + 0.5))
     labels = [f"{a:.2f}" for a in top.activations]
     _show_tiles(ax, tiles, ncols, labels=labels, cmap="gray", vmin=0, vmax=1)
     what = "receptive-field crops" if top.crops is not None else "images"
     ax.set_title(f"{title} ({what}, labelled with the activation)", fontsize=9)
     return ax
+
+
+def _groups(labels, n: int, class_names: tuple) -> list[tuple[str, np.ndarray]]:
+    """(legend name, mask) per label value: class indices (named by ``class_names``) or names themselves."""
+    array = np.asarray(labels)
+    if array.shape != (n,):
+        raise ValueError(f"labels must have shape ({n},), one per point, got shape {array.shape}")
+    if array.dtype.kind in "USO":  # names, e.g. ["circle", "square", ...]
+        names = array.astype(str)
+        return [(value, names == value) for value in np.unique(names)]
+    indices = as_labels(array, n)
+    return [(class_names[value] if value < len(class_names) else str(value), indices == value)
+            for value in np.unique(indices)]
+
+
+def _spread_out(coords: np.ndarray, groups, n: int, seed: int, gap: float = 0.08) -> list[int]:
+    """Up to ``n`` point indices for thumbnails: classes in turn, random within a class (seeded), each at
+    least ``gap`` (a share of the plot's larger side) from the ones already chosen."""
+    rng = np.random.default_rng(seed)
+    masks = [np.ones(len(coords), bool)] if groups is None else [chosen for _, chosen in groups]
+    queues = [list(rng.permutation(np.flatnonzero(chosen))) for chosen in masks]
+    spacing = gap * float(np.ptp(coords, axis=0).max() or 1.0)
+    picked: list[int] = []
+    while len(picked) < n and any(queues):
+        for queue in queues:                                      # one candidate per class per round
+            while queue and len(picked) < n:
+                i = int(queue.pop())
+                if not picked or np.hypot(*(coords[picked] - coords[i]).T).min() >= spacing:
+                    picked.append(i)
+                    break
+    return picked
+
+
+def _group_of(groups, i: int) -> np.ndarray | slice:
+    """The mask of the points with point ``i``'s label (all points when there are no labels)."""
+    for _, chosen in groups or ():
+        if chosen[i]:
+            return chosen
+    return slice(None)
 
 
 def embedding(coords: ArrayLike, labels: ArrayLike | None = None, *, ax: Axes | None = None,
@@ -235,7 +291,10 @@ def embedding(coords: ArrayLike, labels: ArrayLike | None = None, *, ax: Axes | 
     images : (N, H, W, C), optional
         Needed for thumbnails.
     thumbnails : int
-        How many randomly chosen images (seeded) to draw at their points.
+        At most this many images, each drawn just outside its cluster and joined to
+        its point by a line: chosen at random (seeded), taking the classes in turn so
+        every cluster gets some, and kept apart so they do not pile up; the points
+        are drawn over them, so no cluster hides.
     zoom : float
         Thumbnail size relative to the image's pixels.
     seed : int
@@ -248,31 +307,43 @@ def embedding(coords: ArrayLike, labels: ArrayLike | None = None, *, ax: Axes | 
     Examples
     --------
     >>> xy = units.embed(model, data.images)  # doctest: +SKIP
-    >>> plot.embedding(xy, data.labels, class_names=data.class_names, images=data.images, thumbnails=40)  # doctest: +SKIP
+    >>> plot.embedding(xy, data.labels, class_names=data.class_names,
+    ...                images=data.images, thumbnails=40)  # doctest: +SKIP
     """
-    coords = np.asarray(coords, np.float32)
-    if coords.ndim != 2 or coords.shape[1] != 2:
+    coords = as_array(coords, "coords", ndim=2, shape="(N, 2)")
+    if coords.shape[1] != 2:
         raise ValueError(f"coords must have shape (N, 2), got {coords.shape}")
-    ax = _axes(ax, (6.5, 6))
-    if labels is None:
-        ax.scatter(coords[:, 0], coords[:, 1], s=8, alpha=0.7)
-    else:
-        labels = np.asarray(labels)
-        cmap = plt.get_cmap("tab10")
-        for value in np.unique(labels):
-            name = class_names[value] if value < len(class_names) else str(value)
-            chosen = labels == value
-            ax.scatter(coords[chosen, 0], coords[chosen, 1], s=8, alpha=0.7, color=cmap(int(value) % 10), label=name)
-        ax.legend(fontsize=8, markerscale=2, loc="best")
+    class_names = check_names(class_names, len(class_names) if not isinstance(class_names, (str, bytes)) else 0,
+                              name="class_names")
+    groups = None if labels is None else _groups(labels, len(coords), class_names)
+    thumbnails = check_int(thumbnails, "thumbnails", low=0)
+    zoom, seed = check_number(zoom, "zoom", low=0, low_open=True), check_seed(seed)
     if thumbnails:
         if images is None:
-            raise ValueError("thumbnails need images=")
-        pick = np.random.default_rng(seed).choice(len(coords), size=min(thumbnails, len(coords)), replace=False)
-        for i in pick:
-            image = np.clip(np.asarray(images[i], np.float32), 0, 1)
-            image = image[..., 0] if image.shape[-1] == 1 else image
+            raise ValueError("thumbnails need images=: pass the images the coordinates belong to")
+        images = as_array(images, "images", ndim=(3, 4), shape="(N, H, W) or (N, H, W, C)")
+        if len(images) != len(coords):
+            raise ValueError(f"images has {len(images)} images but coords has {len(coords)} points")
+    ax = _axes(ax, (6.5, 6))
+    if groups is None:
+        ax.scatter(coords[:, 0], coords[:, 1], s=8, alpha=0.7)
+    else:
+        cmap = plt.get_cmap("tab10")
+        for k, (name, chosen) in enumerate(groups):
+            ax.scatter(coords[chosen, 0], coords[chosen, 1], s=8, alpha=0.7, color=cmap(k % 10), label=name,
+                       zorder=3)                               # over the thumbnails: every cluster stays visible
+        ax.legend(fontsize=8, markerscale=2, loc="best")
+    if thumbnails:
+        side = zoom * float(max(images.shape[1:3]))                   # a thumbnail's size, in points
+        for i in _spread_out(coords, groups, thumbnails, seed):
+            image = np.clip(images[i], 0, 1)
+            image = image[..., 0] if image.ndim == 3 and image.shape[-1] == 1 else image
             box = OffsetImage(image, zoom=zoom, cmap="gray")
-            ax.add_artist(AnnotationBbox(box, coords[i], frameon=True, pad=0.1))
+            away = coords[i] - coords[_group_of(groups, i)].mean(axis=0)   # out of its cluster, beside it
+            away = away / np.hypot(*away) if np.hypot(*away) > 0 else np.array([1.0, 0.0])
+            ax.add_artist(AnnotationBbox(box, coords[i], xybox=tuple(0.9 * side * away), boxcoords="offset points",
+                                         frameon=True, pad=0.1, zorder=2,
+                                         arrowprops=dict(arrowstyle="-", color="grey", lw=0.6)))
     ax.set_xticks([])
     ax.set_yticks([])
     ax.set_title(title, fontsize=10)

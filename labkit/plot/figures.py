@@ -16,6 +16,7 @@ import numpy as np
 
 from labkit.plot._base import save, use_files
 from labkit.toyworld import CONCEPTS, SCENARIOS, ImageSet, concept_images, toy_world
+from labkit.validate import as_array, check_positive_int
 
 __all__ = ["toy_world_grid", "concept_grid", "save_figures"]
 
@@ -32,7 +33,9 @@ def toy_world_grid(data: ImageSet, *, n: int = 8, title: str | None = None) -> n
     --------
     >>> axes = plot.toy_world_grid(datasets.toy_world("tanks", "train", n=8))  # doctest: +SKIP
     """
-    n = min(n, len(data.images))
+    if not isinstance(data, ImageSet):
+        raise TypeError(f"data must be a toy-world ImageSet (datasets.toy_world(...)), got {type(data).__name__}")
+    n = min(check_positive_int(n, "n"), len(data.images))
     figure, axes = plt.subplots(2, n, figsize=(2 * n, 4.4), squeeze=False)
     for i in range(n):
         axes[0, i].imshow(data.images[i])
@@ -58,6 +61,9 @@ def concept_grid(sets: Mapping[str, np.ndarray], *, title: str = "concept sets f
     --------
     >>> axes = plot.concept_grid({c: datasets.concept_images(c, 8) for c in ("red", "random")})  # doctest: +SKIP
     """
+    if not isinstance(sets, Mapping) or not sets:
+        raise TypeError("sets must be a non-empty dict {concept name: images (n, H, W, 3)}")
+    sets = {name: as_array(images, f"sets[{name!r}]", ndim=4, shape="(n, H, W, C)") for name, images in sets.items()}
     n = max(len(images) for images in sets.values())
     figure, axes = plt.subplots(len(sets), n, figsize=(1.5 * n, 1.6 * len(sets)), squeeze=False)
     for row, (name, images) in enumerate(sets.items()):
@@ -79,6 +85,8 @@ def save_figures(out_dir: str | PathLike = "figures") -> list[Path]:
     list of pathlib.Path
         The files written.
     """
+    if not isinstance(out_dir, (str, PathLike)):
+        raise TypeError(f"out_dir must be a folder name (str or pathlib.Path), got {type(out_dir).__name__}")
     use_files()  # no screen needed
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

@@ -31,4 +31,4 @@ def image(img: ArrayLike, *, ax: Axes | None = None, title: str | None = None) -
     --------
     >>> ax = plot.image(data.images[0], title=data.class_names[data.labels[0]])  # doctest: +SKIP
     """
-    return _show_image(img, _axes(ax, (3.0, 3.0)), title)
+    return _show_image(img, _axes(ax, (3.0, 3.0)), title, "img: the image")
