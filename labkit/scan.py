@@ -57,6 +57,16 @@ _DYNAMIC_MODULES = {"gc", "ctypes", "inspect", "importlib", "linecache", "dis", 
 _FRAME_ATTRS = {"f_globals", "f_locals", "f_back", "tb_frame", "gi_frame", "cr_frame", "f_builtins", "__globals__",
                 "__closure__", "__code__", "co_consts"}
 
+# Mappings a notebook is meant to write into: an environment variable, a matplotlib or pandas
+# setting (``os.environ["TF_CPP_MIN_LOG_LEVEL"] = "3"``, ``plt.rcParams["figure.dpi"] = 100``) is not a patch.
+SETTINGS = ("os.environ", "matplotlib.rcParams", "matplotlib.pyplot.rcParams")
+SETTING_PREFIXES = ("pandas.options.",)
+
+
+def _is_setting(target, where: str) -> bool:
+    """Is ``target = ...`` a setting (an item of a settings mapping, or a pandas option)?"""
+    return (isinstance(target, ast.Subscript) and where in SETTINGS) or where.startswith(SETTING_PREFIXES)
+
 
 # exercises whose kit implementation has another name (same-name ones and the checks' references are found)
 EQUIVALENTS = {
@@ -267,7 +277,7 @@ class _Scanner(ast.NodeVisitor):
             where = self.dotted(target)
             if where and where.startswith("labkit"):
                 self.flag("assigns-into-labkit", node, f"changes `{where}`")
-            elif where:
+            elif where and not _is_setting(target, where):
                 self.flag("patches-module", node, f"changes `{where}`")
             base = target
             while isinstance(base, (ast.Attribute, ast.Subscript)):

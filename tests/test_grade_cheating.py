@@ -131,6 +131,16 @@ def test_honest_use_of_the_kit_is_not_flagged():
     assert scan.scan(nb, solution) == []
 
 
+def test_settings_are_not_patches():
+    """Every notebook's first cell sets an environment variable; students set plot and pandas options."""
+    nb, solution = _student_02({})
+    nb.cells.append(nbformat.v4.new_code_cell(
+        "import os\nimport matplotlib\nimport pandas as pd\n"
+        "os.environ['TF_CPP_MIN_LOG_LEVEL'] = '3'\nplt.rcParams['figure.dpi'] = 100\n"
+        "matplotlib.rcParams['font.size'] = 9\npd.options.display.max_rows = 20"))
+    assert scan.scan(nb, solution) == []
+
+
 @pytest.mark.parametrize("source, kind", [
     ("checks = None", "rebinds-kit"),
     ("import numpy as checks", "rebinds-kit"),
@@ -139,6 +149,8 @@ def test_honest_use_of_the_kit_is_not_flagged():
     ("setattr(checks, 'check_saliency', print)", "assigns-into-labkit"),
     ("from unittest import mock\nmock.patch('labkit.checks.check_saliency').start()", "assigns-into-labkit"),
     ("np.allclose = lambda *a, **k: True", "patches-module"),
+    ("import os\nos.environ = {}", "patches-module"),                  # replacing the mapping, not a setting
+    ("import os\nos.path.join = print", "patches-module"),
     ("import sys\nsys.modules.pop('labkit.checks')", "touches-sys-modules"),
     ("import builtins\nbuiltins.len = lambda x: 0", "touches-builtins"),
     ("print(In[-1])", "touches-history"),
