@@ -344,6 +344,7 @@ def embedding(coords: ArrayLike, labels: ArrayLike | None = None, *, ax: Axes | 
             ax.add_artist(AnnotationBbox(box, coords[i], xybox=tuple(0.9 * side * away), boxcoords="offset points",
                                          frameon=True, pad=0.1, zorder=2,
                                          arrowprops=dict(arrowstyle="-", color="grey", lw=0.6)))
+        ax.margins(0.1)            # room for the thumbnails beside the outermost points, off the title
     ax.set_xticks([])
     ax.set_yticks([])
     ax.set_title(title, fontsize=10)
